@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs every Debian package lvstor's build, tests and benchmarks need.
+# Idempotent: when everything is present it prints nothing and exits 0.
+set -euo pipefail
+
+packages=(
+	build-essential pkg-config
+	libdpdk-dev        # lib/env: EAL, rings, mempools; lib/vhost: rte_vhost
+	libisal-dev        # crc32c
+	uuid-dev libjansson-dev
+	liburing-dev libaio-dev
+	libcmocka-dev      # unit tests
+	python3 python3-pytest   # rpc.py and functional tests
+	procps psmisc            # ps/pkill in functional tests
+)
+
+missing=()
+for p in "${packages[@]}"; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+		missing+=("$p")
+	fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "pkgdep: missing packages: ${missing[*]} (run as root to install)" >&2
+	exit 1
+fi
+echo "pkgdep: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

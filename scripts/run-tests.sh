@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Runs lvstor's tests and ends with one summary line, "N passed, N failed".
+#
+#   run-tests.sh unit        unit tests (build/)
+#   run-tests.sh asan        unit tests built with ASan+UBSan (build-asan/)
+#   run-tests.sh functional  real lvstord driven by rpc.py (pytest)
+#   run-tests.sh all         all of the above
+#
+# Each cmocka binary runs on its own with a time limit; its "[  PASSED  ]" /
+# "[  FAILED  ]" lines are added up. A binary that dies before printing its
+# summary counts as one failure.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+passed=0
+failed=0
+failures=()
+UNIT_TIMEOUT=${UNIT_TIMEOUT:-120}
+
+run_unit_dir() {
+	local dir=$1 label=$2
+	local bins
+	bins=$(find "$dir/test/unit" -type f -name '*_ut' -perm -u+x 2>/dev/null | sort)
+	if [ -z "$bins" ]; then
+		echo "no unit tests under $dir (build them first)"
+		failed=$((failed + 1))
+		failures+=("$label: no test binaries")
+		return
+	fi
+	for bin in $bins; do
+		local out rc p f
+		out=$(timeout "$UNIT_TIMEOUT" "$bin" 2>&1)
+		rc=$?
+		p=$(printf '%s\n' "$out" | sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' | tail -1)
+		f=$(printf '%s\n' "$out" | sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' | tail -1)
+		p=${p:-0}
+		f=${f:-0}
+		if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+			f=1 # crashed, timed out, or a sanitizer report after the summary
+		fi
+		passed=$((passed + p))
+		failed=$((failed + f))
+		if [ "$f" -ne 0 ]; then
+			failures+=("$label: $bin")
+			printf '%s\n' "$out" | tail -40
+			echo "FAILED: $label $bin (exit $rc)"
+		else
+			echo "ok: $label ${bin#"$dir"/test/unit/} ($p tests)"
+		fi
+	done
+}
+
+run_functional() {
+	local out rc p f
+	out=$(python3 -m pytest -q -p no:cacheprovider test/functional 2>&1)
+	rc=$?
+	printf '%s\n' "$out" | tail -30
+	p=$(printf '%s\n' "$out" | grep -Eo '[0-9]+ passed' | tail -1 | grep -Eo '[0-9]+')
+	f=$(printf '%s\n' "$out" | grep -Eo '[0-9]+ (failed|error|errors)' | awk '{s+=$1} END {print s+0}')
+	p=${p:-0}
+	f=${f:-0}
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+		f=1
+	fi
+	passed=$((passed + p))
+	failed=$((failed + f))
+	[ "$f" -ne 0 ] && failures+=("functional")
+}
+
+mode=${1:-all}
+case "$mode" in
+unit) run_unit_dir build unit ;;
+asan)
+	export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+	export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+	run_unit_dir build-asan asan ;;
+functional) run_functional ;;
+all)
+	run_unit_dir build unit
+	ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
+		run_unit_dir build-asan asan
+	run_functional
+	;;
+*) echo "usage: $0 unit|asan|functional|all" >&2; exit 2 ;;
+esac
+
+echo
+if [ ${#failures[@]} -ne 0 ]; then
+	echo "failures:"
+	printf '  %s\n' "${failures[@]}"
+fi
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

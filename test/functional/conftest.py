@@ -1,0 +1,66 @@
+"""Fixtures for the functional tests (run: python3 -m pytest -q test/functional).
+
+``lvstord``  - factory: ``lvstord("--wait-for-rpc", mask="0x3")`` starts a real
+               build/bin/lvstord with its socket in a fresh short temp dir and
+               waits until it answers spdk_get_version.  On teardown every
+               daemon still running gets SIGTERM and must exit 0 within 10 s
+               (otherwise it is killed with SIGKILL and the test errors).
+``daemon``   - one default daemon (``-m 0x3``), started by the factory.
+``workdir``  - a short temp dir (socket paths must fit sun_path).
+"""
+
+import os
+import shutil
+
+import pytest
+
+pytest.register_assert_rewrite("daemon_util")
+
+from daemon_util import LVSTORD, Daemon, short_tmpdir  # noqa: E402
+
+
+@pytest.fixture
+def workdir():
+    d = short_tmpdir()
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture
+def lvstord(workdir):
+    if not os.access(LVSTORD, os.X_OK):
+        pytest.fail("%s not found: build it with 'make'" % LVSTORD)
+    started = []
+
+    def start(*args, mask="0x3", wait=True, sock=None):
+        d = Daemon(workdir, args, mask=mask, sock=sock, name="lvstord%d" % len(started))
+        started.append(d)
+        return d.start(wait=wait)
+
+    yield start
+
+    problems = []
+    for d in started:
+        if d.proc is None or d.returncode is not None:
+            continue
+        if d.proc.poll() is not None:
+            rc = d.proc.returncode
+            d.stop()
+            problems.append("lvstord (%s) died during the test with status %d\noutput:\n%s"
+                            % (d.sock, rc, d.output()))
+            continue
+        try:
+            rc = d.stop()
+        except AssertionError as ex:
+            problems.append(str(ex))
+            continue
+        if rc != 0:
+            problems.append("lvstord (%s) exited with %d on SIGTERM\noutput:\n%s"
+                            % (d.sock, rc, d.output()))
+    if problems:
+        pytest.fail("\n".join(problems))
+
+
+@pytest.fixture
+def daemon(lvstord):
+    return lvstord()
