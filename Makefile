@@ -18,8 +18,10 @@ CC ?= gcc
 V ?= 0
 Q := $(if $(filter 1,$(V)),,@)
 
-# Libraries, highest layer first (link order).
-LIBS := app rpc jsonrpc thread env util log
+# Libraries, highest layer first (link order). Modules are
+# module/<kind>/<name>/ (e.g. module/bdev/malloc), one archive each.
+LIBS := app blob bdev rpc jsonrpc thread env util log
+MODULES := $(patsubst %/,%,$(sort $(dir $(wildcard module/*/*/*.c))))
 
 PKGS := libdpdk libisal jansson uuid liburing
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -36,11 +38,13 @@ CFLAGS_BASE += $(EXTRA_CFLAGS)
 # DPDK's headers (and their -march) only where rte_* is used.
 cflags_for = $(CFLAGS_BASE) $(if $(filter lib/env/%,$(1)),$(DPDK_CFLAGS))
 
-LDLIBS := $(PKG_LIBS) -lcmocka -lpthread -lm
+LDLIBS := $(PKG_LIBS) -laio -lcmocka -lpthread -lm
 
 lib_srcs = $(wildcard lib/$(1)/*.c)
 lib_archive = $(BUILD)/lib/liblvstor_$(1).a
-ALL_ARCHIVES := $(foreach l,$(LIBS),$(call lib_archive,$(l)))
+mod_archive = $(BUILD)/lib/liblvstor_mod_$(subst /,_,$(patsubst module/%,%,$(1))).a
+ALL_ARCHIVES := $(foreach m,$(MODULES),$(call mod_archive,$(m))) \
+	$(foreach l,$(LIBS),$(call lib_archive,$(l)))
 # --whole-archive: RPC methods and subsystems register from constructors in
 # objects nothing else references; a plain archive link would drop them.
 LINK_LIBS = -Wl,--whole-archive $(ALL_ARCHIVES) -Wl,--no-whole-archive $(LDLIBS)
@@ -70,6 +74,13 @@ $(call lib_archive,$(1)): $(patsubst %.c,$(BUILD)/obj/%.o,$(call lib_srcs,$(1)))
 	$(Q)rm -f $$@ && ar rcs $$@ $$^
 endef
 $(foreach l,$(LIBS),$(eval $(call lib_rule,$(l))))
+
+define mod_rule
+$(call mod_archive,$(1)): $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard $(1)/*.c))
+	@mkdir -p $$(dir $$@)
+	$(Q)rm -f $$@ && ar rcs $$@ $$^
+endef
+$(foreach m,$(MODULES),$(eval $(call mod_rule,$(m))))
 
 define app_rule
 $(BUILD)/bin/$(1): $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard app/$(1)/*.c)) $(ALL_ARCHIVES)

@@ -27,6 +27,18 @@ run() { echo "\$ $*" >&2; "$@"; }
 	run python3 test/bench/daemon_bench.py 10 2>&1
 	echo '```'
 	echo
+	echo "## Block device layer (test/bench/bdev_bench.py, build/bin/lvstor-perf)"
+	echo
+	run python3 test/bench/bdev_bench.py "${BDEV_BENCH_SECONDS:-3}" "${BDEV_BENCH_REPEAT:-3}"
+	echo
+	if command -v valgrind >/dev/null && command -v callgrind_annotate >/dev/null; then
+		echo "### Instructions per I/O (test/bench/bdev_profile.py, callgrind)"
+		echo
+		run python3 test/bench/bdev_profile.py Null0 randread 128 || echo "(callgrind profile failed)"
+		echo
+		run python3 test/bench/bdev_profile.py Null0 randread 1 || echo "(callgrind profile failed)"
+		echo
+	fi
 	[ -f doc/benchmarks-notes.md ] && cat doc/benchmarks-notes.md
 } > "$tmp"
 mv "$tmp" "$out"

@@ -52,7 +52,7 @@ run_unit_dir() {
 
 run_functional() {
 	local out rc p f
-	out=$(python3 -m pytest -q -p no:cacheprovider test/functional 2>&1)
+	out=$(/usr/bin/python3 -m pytest -q -p no:cacheprovider test/functional 2>&1)
 	rc=$?
 	printf '%s\n' "$out" | tail -30
 	p=$(printf '%s\n' "$out" | grep -Eo '[0-9]+ passed' | tail -1 | grep -Eo '[0-9]+')

@@ -24,4 +24,7 @@ void app_start_init(struct jsonrpc_request *req);
 /* Parks a framework_wait_init request until the runtime state. */
 void app_wait_init(struct jsonrpc_request *req);
 
+/* Forgets every registered subsystem, so a test can register its own. */
+void subsystem_list_clear_for_test(void);
+
 #endif

@@ -15,6 +15,7 @@
 
 #include "lvstor/app.h"
 #include "lvstor/log.h"
+#include "app_internal.h"
 
 static struct subsystem *g_subsystems;   /* registration order until sorted */
 static struct subsystem *g_current;      /* being initialised / finalised */
@@ -33,6 +34,14 @@ subsystem_register(struct subsystem *subsystem)
 		p = &(*p)->next;
 	subsystem->next = NULL;
 	*p = subsystem;
+}
+
+void
+subsystem_list_clear_for_test(void)
+{
+	g_subsystems = NULL;
+	g_current = NULL;
+	g_last_inited = NULL;
 }
 
 struct subsystem *

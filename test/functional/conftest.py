@@ -19,6 +19,23 @@ pytest.register_assert_rewrite("daemon_util")
 from daemon_util import LVSTORD, Daemon, short_tmpdir  # noqa: E402
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "daemon_bug(reason): a known lvstord deviation from the spec. The test "
+        "keeps its full assertions and runs as a strict xfail (an XPASS fails the run, so "
+        "the marker must go when the daemon is fixed). LVSTOR_DAEMON_BUGS=fail runs them "
+        "as ordinary tests.")
+
+
+def pytest_collection_modifyitems(config, items):
+    if os.environ.get("LVSTOR_DAEMON_BUGS") == "fail":
+        return
+    for item in items:
+        m = item.get_closest_marker("daemon_bug")
+        if m is not None:
+            item.add_marker(pytest.mark.xfail(strict=True, reason="lvstord bug: " + m.args[0]))
+
+
 @pytest.fixture
 def workdir():
     d = short_tmpdir()

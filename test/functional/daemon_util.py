@@ -101,6 +101,7 @@ class Daemon:
         self.argv += ["-r", self.sock, "-S", workdir] + list(args)
         self.proc = None
         self.returncode = None
+        self.start_failed = False
 
     @property
     def pid(self):
@@ -111,7 +112,16 @@ class Daemon:
         self.proc = subprocess.Popen(self.argv, stdout=self._log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL, cwd=self.workdir)
         if wait:
-            self.wait_ready()
+            try:
+                self.wait_ready()
+            except DaemonError:
+                self.start_failed = True     # reported here; not again at teardown
+                if self.proc.poll() is None:
+                    self.proc.kill()
+                    self.proc.wait()
+                self.returncode = self.proc.returncode
+                self._log.close()
+                raise
         return self
 
     def output(self):

@@ -206,3 +206,35 @@ def test_scheduler_settable_in_startup_state(lvstord):
     assert d.call("framework_start_init") is True
     s = d.call("framework_get_scheduler")
     assert (s["scheduler_name"], s["scheduler_period"]) == (name, 300000)
+
+
+def test_waiter_disconnects_before_init(lvstord):
+    d = lvstord("--wait-for-rpc")
+    for i in range(3):
+        w = d.raw()
+        w.send({"jsonrpc": "2.0", "method": "framework_wait_init", "id": i})
+        w.close()
+    # framework_start_init sent as a notification: executed, no response.
+    with d.raw() as c:
+        c.send({"jsonrpc": "2.0", "method": "framework_start_init"})
+        c.send({"jsonrpc": "2.0", "method": "framework_wait_init", "id": 5})
+        assert c.recv(timeout=10) == {"jsonrpc": "2.0", "id": 5, "result": True}
+    assert "framework_start_init" not in d.call("rpc_get_methods", {"current": True})
+    assert d.alive()
+
+
+def test_requests_queued_during_init_are_answered(lvstord):
+    d = lvstord("--wait-for-rpc")
+    with d.raw(timeout=10) as c:
+        c.send("".join(json.dumps(r) for r in [
+            {"jsonrpc": "2.0", "method": "framework_start_init", "id": 1},
+            {"jsonrpc": "2.0", "method": "framework_get_subsystems", "id": 2},
+            {"jsonrpc": "2.0", "method": "framework_start_init", "id": 3}]))
+        got = {}
+        for _ in range(3):
+            r = c.recv()
+            got[r["id"]] = r
+    assert got[1]["result"] is True
+    # Requests behind framework_start_init are processed after initialisation.
+    assert isinstance(got[2]["result"], list), got[2]
+    assert got[3]["error"] == {"code": -1, "message": WRONG_STATE_RUNTIME}
