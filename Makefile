@@ -20,7 +20,7 @@ Q := $(if $(filter 1,$(V)),,@)
 
 # Libraries, highest layer first (link order). Modules are
 # module/<kind>/<name>/ (e.g. module/bdev/malloc), one archive each.
-LIBS := app blob bdev rpc jsonrpc thread env util log
+LIBS := app lvol blob bdev rpc jsonrpc thread env util log
 MODULES := $(patsubst %/,%,$(sort $(dir $(wildcard module/*/*/*.c))))
 
 PKGS := libdpdk libisal jansson uuid liburing
@@ -108,7 +108,7 @@ pkgdep:
 # The README's two commands.
 test: pkgdep
 	@$(MAKE) --no-print-directory all unit-build
-	@$(MAKE) --no-print-directory BUILD=build-asan SAN=asan unit-build
+	@$(MAKE) --no-print-directory BUILD=build-asan SAN=asan all unit-build
 	@scripts/run-tests.sh all
 
 run: pkgdep

@@ -12,6 +12,7 @@ packages=(
 	libcmocka-dev      # unit tests
 	python3 python3-pytest   # rpc.py and functional tests
 	procps psmisc            # ps/pkill in functional tests
+	xz-utils                 # the SPDK fixture image is xz-compressed
 )
 
 missing=()

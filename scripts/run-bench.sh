@@ -31,6 +31,10 @@ run() { echo "\$ $*" >&2; "$@"; }
 	echo
 	run python3 test/bench/bdev_bench.py "${BDEV_BENCH_SECONDS:-3}" "${BDEV_BENCH_REPEAT:-3}"
 	echo
+	echo "### QoS accuracy (test/bench/bdev_bench.py qos)"
+	echo
+	run python3 test/bench/bdev_bench.py qos "${QOS_BENCH_SECONDS:-10}"
+	echo
 	if command -v valgrind >/dev/null && command -v callgrind_annotate >/dev/null; then
 		echo "### Instructions per I/O (test/bench/bdev_profile.py, callgrind)"
 		echo

@@ -12,6 +12,10 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
+# The SPDK-written fixture lives in shared/ beside the checkout (CI and
+# developers alike); tests that read it find it through LVSTOR_FIXTURE.
+export LVSTOR_FIXTURE=${LVSTOR_FIXTURE:-$(cd .. && pwd)/shared/fixtures/spdk-lvs-4k.img.xz}
+
 passed=0
 failed=0
 failures=()
@@ -76,6 +80,9 @@ asan)
 	run_unit_dir build-asan asan ;;
 functional) run_functional ;;
 all)
+	# `make test` builds the sanitizer daemon and tools: tests that use them
+	# must not fall back to the plain build there.
+	export LVSTOR_REQUIRE_ASAN=1
 	run_unit_dir build unit
 	ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
 		run_unit_dir build-asan asan

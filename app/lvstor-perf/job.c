@@ -30,8 +30,9 @@
  *
  * Timing: the job's clock starts in perf_job_go() (every job gets "go"
  * only once all are set up) and stops when the timed poller fires. Only
- * I/O that completes in between counts towards IOPS and latency; I/O
- * drained afterwards still counts towards errors and miscompares.
+ * I/O that completes successfully in between counts towards IOPS and
+ * latency; failed I/O, and I/O drained afterwards, count towards errors
+ * and miscompares only.
  *
  * verify: a task writes the pattern (pattern.c) to its slot, then reads
  * the slot back into the same buffer after poisoning it, and compares.
@@ -292,7 +293,9 @@ io_done(struct bdev_io *io, bool success, void *cb_arg)
 	else if (g_perf.workload == PERF_VERIFY && t->type == BDEV_IO_TYPE_READ)
 		verify_check(t);
 
-	if (!job->stopping) {
+	/* A failed I/O is an error, not throughput: a file truncated under the
+	 * job fails reads in microseconds, and counting them made IOPS soar. */
+	if (!job->stopping && success) {
 		job->ios++;
 		job->bytes += g_perf.io_size;
 		job->lat_sum += lat;

@@ -222,6 +222,58 @@ check_required(void)
 
 /* ---- the end ---------------------------------------------------------------- */
 
+/*
+ * After a hot-remove the run ends only once the removed bdevs are gone
+ * (their unregistration finishes when our descriptors are closed), and a
+ * little after that: whoever removed them -- rpc.py bdev_malloc_delete on
+ * our socket -- gets its answer then, and app_stop closes the RPC server
+ * first thing. Ending at once left that caller with a connection closed
+ * mid-answer. Bounded: a bdev that never goes does not hold the exit.
+ */
+#define REMOVED_WAIT_POLL_US 10000
+#define REMOVED_WAIT_MAX_POLLS 200      /* 2 s */
+#define REMOVED_GRACE_POLLS 5           /* 50 ms for the answer to be written */
+
+static struct poller *g_removed_poller;
+static uint32_t g_removed_polls;
+static uint32_t g_removed_gone_polls;
+static int g_exit_rc;
+
+static bool
+removed_bdevs_gone(void)
+{
+	for (uint32_t i = 0; i < g_num_jobs; i++) {
+		if (g_jobs[i].removed && g_jobs[i].removed_name[0] != '\0' &&
+		    bdev_get_by_name(g_jobs[i].removed_name) != NULL)
+			return false;
+	}
+	return true;
+}
+
+static void
+free_jobs_and_stop(void)
+{
+	for (uint32_t i = 0; i < g_num_jobs; i++)
+		histogram_free(g_jobs[i].hist);
+	free(g_jobs);
+	g_jobs = NULL;
+	g_num_jobs = 0;
+	app_stop(g_exit_rc);
+}
+
+static int
+removed_wait_poll(void *arg)
+{
+	g_removed_polls++;
+	if (removed_bdevs_gone())
+		g_removed_gone_polls++;
+	if (g_removed_gone_polls < REMOVED_GRACE_POLLS && g_removed_polls < REMOVED_WAIT_MAX_POLLS)
+		return POLLER_IDLE;
+	poller_unregister(&g_removed_poller);
+	free_jobs_and_stop();
+	return POLLER_BUSY;
+}
+
 static void
 finish_all(void)
 {
@@ -243,12 +295,14 @@ finish_all(void)
 	if (!g_setup_failed)
 		perf_report(g_jobs, g_num_jobs);
 	rc = g_setup_failed || errors || miscompares || g_rm_seen ? 1 : 0;
-	for (uint32_t i = 0; i < g_num_jobs; i++)
-		histogram_free(g_jobs[i].hist);
-	free(g_jobs);
-	g_jobs = NULL;
-	g_num_jobs = 0;
-	app_stop(rc);
+	g_exit_rc = rc;
+	if (g_rm_seen) {
+		g_removed_poller = poller_register(removed_wait_poll, NULL, REMOVED_WAIT_POLL_US,
+						   "perf_removed_wait");
+		if (g_removed_poller != NULL)
+			return;
+	}
+	free_jobs_and_stop();
 }
 
 static void
@@ -317,6 +371,7 @@ bdev_event(enum bdev_event_type type, struct bdev *bdev, void *ctx)
 	if (type != BDEV_EVENT_REMOVE)
 		return;
 	job->removed = true;
+	snprintf(job->removed_name, sizeof(job->removed_name), "%s", bdev_get_name(bdev));
 	if (g_rm_seen)
 		return;
 	g_rm_seen = true;

@@ -76,6 +76,7 @@ struct perf_job {
 	struct histogram *hist;    /* latency in ticks */
 	int setup_rc;              /* job_setup's result, read after "ready" */
 	bool removed;              /* the bdev went away under the job */
+	char removed_name[64];     /* its name, to see it gone after the close */
 	bool done_seen;            /* app thread got perf_job_done */
 
 	/* ---- job thread only ------------------------------------------ */

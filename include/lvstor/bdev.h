@@ -247,7 +247,19 @@ void bdev_histogram_get(struct bdev *bdev,
 
 /* ---- examine ------------------------------------------------------------- */
 
-/* cb runs once every registered bdev has been examined by every module. */
-void bdev_wait_for_examine(void (*cb)(void *cb_arg), void *cb_arg);
+/*
+ * cb runs (on the calling thread, never inside this call) once every
+ * registered bdev has been examined by every module. Returns 0, or -ENOMEM
+ * when the wait cannot be recorded: cb will then not run.
+ */
+int bdev_wait_for_examine(void (*cb)(void *cb_arg), void *cb_arg);
+/*
+ * With automatic examination off (bdev_opts.bdev_auto_examine false), has
+ * the bdev `name` examined by every module: at once if it exists, else
+ * when a bdev with that name or alias registers. App thread. Returns 0,
+ * -EINVAL (automatic examination is on), -EEXIST (name already given),
+ * -ENOMEM.
+ */
+int bdev_examine(const char *name);
 
 #endif

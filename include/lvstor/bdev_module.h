@@ -88,6 +88,21 @@ struct bdev {
 	uint32_t max_write_zeroes_blocks; /* per write-zeroes child; 0 = no limit */
 	size_t required_alignment;        /* buffer alignment, bytes; 0/1 = none */
 	bool write_cache;                 /* flush means something */
+	/*
+	 * Hints for users, in blocks (0 = no preference), reported by
+	 * bdev_get_bdevs; the layer does not act on them.
+	 */
+	uint32_t preferred_write_alignment;
+	uint32_t preferred_write_granularity;
+	uint32_t optimal_write_size;
+	uint32_t preferred_unmap_alignment;
+	uint32_t preferred_unmap_granularity;
+	/*
+	 * NUMA node of the back end's memory or device, reported by
+	 * bdev_get_bdevs when >= 0; -1 = unknown (not reported). A zeroed
+	 * struct says node 0, which is right on one-node hosts.
+	 */
+	int32_t numa_id;
 	void *ctxt;                       /* the module's context */
 	const struct bdev_fn_table *fn_table;
 	struct bdev_module *module;

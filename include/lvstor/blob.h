@@ -194,6 +194,12 @@ void blob_io_write_zeroes(struct blob *blob, struct io_channel *ch, uint64_t off
 			  uint64_t length, blob_op_complete cb, void *cb_arg);
 void blob_io_unmap(struct blob *blob, struct io_channel *ch, uint64_t offset, uint64_t length,
 		   blob_op_complete cb, void *cb_arg);
+/*
+ * Makes every write completed on the store's device so far durable (a
+ * device flush through this channel): what a FLUSH of a volume on the blob
+ * needs. Metadata commits (first writes included) flush on their own.
+ */
+void blob_io_flush(struct blob *blob, struct io_channel *ch, blob_op_complete cb, void *cb_arg);
 
 /* ---- snapshots and clones (spec §5.4-5.7, §6.6) ------------------------------ */
 

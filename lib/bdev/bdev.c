@@ -789,13 +789,18 @@ bdev_info_json(struct bdev *bdev)
 	json_object_set_new(o, "product_name", json_string(bdev_get_product_name(bdev)));
 	json_object_set_new(o, "block_size", json_integer(bdev->blocklen));
 	json_object_set_new(o, "num_blocks", json_integer((json_int_t)bdev->blockcnt));
-	json_object_set_new(o, "preferred_write_alignment", json_integer(0));
-	json_object_set_new(o, "preferred_write_granularity", json_integer(0));
-	json_object_set_new(o, "optimal_write_size", json_integer(0));
-	json_object_set_new(o, "preferred_unmap_alignment", json_integer(0));
-	json_object_set_new(o, "preferred_unmap_granularity", json_integer(0));
+	json_object_set_new(o, "preferred_write_alignment",
+			    json_integer(bdev->preferred_write_alignment));
+	json_object_set_new(o, "preferred_write_granularity",
+			    json_integer(bdev->preferred_write_granularity));
+	json_object_set_new(o, "optimal_write_size", json_integer(bdev->optimal_write_size));
+	json_object_set_new(o, "preferred_unmap_alignment",
+			    json_integer(bdev->preferred_unmap_alignment));
+	json_object_set_new(o, "preferred_unmap_granularity",
+			    json_integer(bdev->preferred_unmap_granularity));
 	json_object_set_new(o, "uuid", json_string(in->uuid_str));
-	json_object_set_new(o, "numa_id", json_integer(0));
+	if (bdev->numa_id >= 0)
+		json_object_set_new(o, "numa_id", json_integer(bdev->numa_id));
 	limits = json_object();
 	json_object_set_new(limits, "rw_ios_per_sec", json_integer((json_int_t)ql[BDEV_QOS_RW_IOPS]));
 	json_object_set_new(limits, "rw_mbytes_per_sec",

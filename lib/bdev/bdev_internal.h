@@ -369,7 +369,12 @@ bdev_stat_update(struct bdev_channel *ch, struct bdev_io *io, uint64_t now)
 }
 
 /* ---- examine.c ---- */
+/* A bdev registered: examine it (automatically, or because bdev_examine named it). */
 void bdev_examine_new(struct bdev *bdev);
+/* The bdev_examine list as bdev_examine calls, for the saved configuration. */
+void bdev_examine_write_config(json_t *config);
+/* Forgets the bdev_examine list (bdev_finish). */
+void bdev_examine_fini(void);
 
 /* ---- subsystem.c ---- */
 struct bdev_module *bdev_module_first(void);

@@ -925,33 +925,39 @@ examine_done(void *cb_arg)
 static void
 rpc_bdev_wait_for_examine(struct jsonrpc_request *req, const json_t *params)
 {
+	int rc;
+
 	/* The spec's text lacks the word "method" of rpc_reject_params. */
 	if (params != NULL && !json_is_null(params)) {
 		jsonrpc_send_error(req, JSONRPC_ERROR_INVALID_PARAMS,
 				   "bdev_wait_for_examine requires no parameters");
 		return;
 	}
-	bdev_wait_for_examine(examine_done, req);
+	/* Refused (no memory): answer now, or the caller would wait forever. */
+	rc = bdev_wait_for_examine(examine_done, req);
+	if (rc != 0)
+		jsonrpc_send_errno(req, rc);
 }
 RPC_REGISTER("bdev_wait_for_examine", rpc_bdev_wait_for_examine, RPC_STATE_RUNTIME)
 
 /*
  * bdev_examine only means something when automatic examination was
  * switched off (bdev_set_options); with it on, the spec's answer is -22.
- * With it off, examining one named bdev needs an examine-by-name entry
- * point that the layer does not offer yet: -95 until it does.
+ * The name may be of a bdev that does not exist yet (examined when it
+ * registers); naming one twice is -17.
  */
 static void
 rpc_bdev_examine(struct jsonrpc_request *req, const json_t *params)
 {
 	struct name_params p = { 0 };
-	struct bdev_opts opts;
+	int rc;
 
 	if (rpc_decode_object(params, name_decoders, COUNTOF(name_decoders), &p) != 0) {
 		jsonrpc_send_error(req, JSONRPC_ERROR_INVALID_PARAMS, DECODE_FAILED);
+	} else if ((rc = bdev_examine(p.name)) != 0) {
+		jsonrpc_send_errno(req, rc);
 	} else {
-		bdev_get_opts(&opts, sizeof(opts));
-		jsonrpc_send_errno(req, opts.bdev_auto_examine ? -EINVAL : -ENOTSUP);
+		jsonrpc_send_bool(req, true);
 	}
 	free(p.name);
 }

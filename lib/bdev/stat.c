@@ -361,21 +361,30 @@ histo_err_run(void *arg)
 	free(e);
 }
 
-/* Reports an error by message: never inside the call that failed. */
+/*
+ * Reports an error by message: never inside the call that failed -- unless
+ * there is no memory for the message, when an answer inside the call beats
+ * a caller (an RPC) that waits for ever.
+ */
 static void
 histo_fail(void (*cb)(void *, int), void (*get_cb)(void *, int, const struct histogram *),
 	   void *cb_arg, int rc)
 {
 	struct histo_err *e = calloc(1, sizeof(*e));
 
-	if (e == NULL)
-		return;
-	e->cb = cb;
-	e->get_cb = get_cb;
-	e->cb_arg = cb_arg;
-	e->rc = rc;
-	if (thread_send_msg(thread_get_current(), histo_err_run, e) != 0)
+	if (e != NULL) {
+		e->cb = cb;
+		e->get_cb = get_cb;
+		e->cb_arg = cb_arg;
+		e->rc = rc;
+		if (thread_send_msg(thread_get_current(), histo_err_run, e) == 0)
+			return;
 		free(e);
+	}
+	if (cb != NULL)
+		cb(cb_arg, rc);
+	else if (get_cb != NULL)
+		get_cb(cb_arg, rc, NULL);
 }
 
 void

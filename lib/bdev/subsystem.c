@@ -16,8 +16,8 @@
  *    read after that, on the app thread.
  *  - Options change only before bdev_initialize() (-EPERM after).
  *  - Saved configuration replays in order: bdev_set_options (when the RPC
- *    exists), module options, one creation call per bdev, QoS limits,
- *    histograms, and bdev_wait_for_examine last.
+ *    exists), the bdev_examine list, module options, one creation call per
+ *    bdev, QoS limits, histograms, and bdev_wait_for_examine last.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -323,6 +323,7 @@ unregister_next(void)
 			return;
 		LOG_ERR("bdev: cannot wait for bdevs being removed; finishing anyway");
 	}
+	bdev_examine_fini();
 	modules_fini_reverse(g_modules, g_modules_inited);
 	g_modules_inited = 0;
 	if (g_bdev_io_pool != NULL)
@@ -415,6 +416,8 @@ bdev_subsystem_write_config(json_t *config)
 			"bdev_auto_examine", (int)g_bdev_opts.bdev_auto_examine,
 			"iobuf_small_cache_size", (json_int_t)g_bdev_opts.iobuf_small_cache_size,
 			"iobuf_large_cache_size", (json_int_t)g_bdev_opts.iobuf_large_cache_size));
+	/* Before the bdevs they name, so that those are examined on creation. */
+	bdev_examine_write_config(config);
 	for (struct bdev_module *m = g_modules; m != NULL; m = m->next) {
 		if (m->config_json != NULL)
 			m->config_json(config);

@@ -294,6 +294,87 @@ mark_value(const char *p, const char *end, json_t *node)
 	}
 }
 
+/*
+ * Records the text of a real-number "id" of the request object at p (see
+ * JSONRPC_RAW_ID_KEY). The text was just parsed by jansson, so it is
+ * valid JSON; escaped spellings of the key are not recognised and simply
+ * echo in jansson's form.
+ */
+static const char *
+keep_raw_id(const char *p, const char *end, json_t *request)
+{
+	const char *raw = NULL, *raw_end = NULL;
+
+	p = skip_ws(p, end);
+	if (p >= end || *p != '{') {
+		return mark_value(p, end, NULL);
+	}
+	p++;
+	while (p < end) {
+		const char *key_start, *v;
+		bool is_id;
+
+		p = skip_ws(p, end);
+		if (p >= end) {
+			break;
+		}
+		if (*p == '}') {
+			p++;
+			break;
+		}
+		if (*p == ',') {
+			p++;
+			continue;
+		}
+		key_start = p;
+		p = skip_string(p, end);
+		is_id = p - key_start == 4 && memcmp(key_start, "\"id\"", 4) == 0;
+		p = skip_ws(p, end);
+		if (p < end && *p == ':') {
+			p++;
+		}
+		v = skip_ws(p, end);
+		p = mark_value(v, end, NULL);
+		if (is_id) {
+			raw = v;
+			raw_end = p;
+		}
+	}
+	if (raw != NULL && json_is_real(json_object_get(request, "id"))) {
+		json_object_setn_new_nocheck(request, JSONRPC_RAW_ID_KEY, JSONRPC_RAW_ID_KEY_LEN,
+					     json_stringn(raw, (size_t)(raw_end - raw)));
+	}
+	return p;
+}
+
+/* keep_raw_id for a single request or for each object of a batch. */
+static void
+keep_raw_ids(const char *text, size_t len, json_t *value)
+{
+	const char *p = skip_ws(text, text + len), *end = text + len;
+	size_t index = 0;
+
+	if (json_is_object(value)) {
+		keep_raw_id(p, end, value);
+		return;
+	}
+	if (!json_is_array(value) || p >= end || *p != '[') {
+		return;
+	}
+	p++;
+	while (p < end) {
+		p = skip_ws(p, end);
+		if (p >= end || *p == ']') {
+			break;
+		}
+		if (*p == ',') {
+			p++;
+			continue;
+		}
+		p = keep_raw_id(p, end, json_array_get(value, index++));
+	}
+}
+
 json_t *
 jsonrpc_parse_value(const char *text, size_t len)
 {
@@ -319,7 +400,7 @@ jsonrpc_parse_value(const char *text, size_t len)
 			 * An integer beyond int64 (say 2^64) is valid JSON; as a real it
 			 * reaches the decoders, which reject it as out of range, rather
 			 * than failing the whole stream. Integers of that request then
-			 * are reals (an id 1 echoes as 1.0).
+			 * are reals; an id still echoes as its own text (keep_raw_id).
 			 */
 			if (flags & JSON_DECODE_INT_AS_REAL) {
 				return NULL;
@@ -332,6 +413,9 @@ jsonrpc_parse_value(const char *text, size_t len)
 	}
 	if (value != NULL && duplicates) {
 		mark_value(text, text + len, value);
+	}
+	if (value != NULL) {
+		keep_raw_ids(text, len, value);
 	}
 	return value;
 }

@@ -79,6 +79,14 @@ size_t jsonrpc_count_tokens(const json_t *value, size_t limit);
  * name contains a NUL byte, which jansson never accepts from the wire. */
 #define JSONRPC_DUP_KEY "\0dup"
 #define JSONRPC_DUP_KEY_LEN 4
+/*
+ * The hidden member that keeps a real-number id's own text, so that the
+ * response echoes the very token the client sent (spec §1.3: "4e0" stays
+ * "4e0"); jansson itself keeps only the double. A NUL in the key means no
+ * client can send it.
+ */
+#define JSONRPC_RAW_ID_KEY "\0rawid"
+#define JSONRPC_RAW_ID_KEY_LEN 6
 
 /* ---- server.c ----------------------------------------------------------- */
 

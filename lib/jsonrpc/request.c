@@ -114,22 +114,31 @@ format_real(double v)
 }
 
 static char *
-format_id(const json_t *id)
+format_id(const json_t *id, const json_t *raw)
 {
 	if (id == NULL || json_is_null(id)) {
 		return format("null");
 	}
 	if (json_is_real(id)) {
+		if (json_is_string(raw)) {
+			return format("%s", json_string_value(raw));
+		}
 		return format_real(json_real_value(id));
 	}
 	return json_dumps(id, JSON_COMPACT | JSON_ENCODE_ANY);
 }
 
-/* {"jsonrpc":"2.0","id":ID,"MEMBER":BODY} (no newline), or NULL on -ENOMEM. */
+/*
+ * {"jsonrpc":"2.0","id":ID,"MEMBER":BODY} (no newline), or NULL on -ENOMEM.
+ * `request` (may be NULL) supplies the id's original text, if it kept one.
+ */
 static char *
-build_response(const json_t *id, const char *member, const char *body)
+build_response(const json_t *id, const json_t *request, const char *member, const char *body)
 {
-	char *id_text = format_id(id);
+	const json_t *raw = json_is_object(request) ?
+			    json_object_getn(request, JSONRPC_RAW_ID_KEY, JSONRPC_RAW_ID_KEY_LEN) :
+			    NULL;
+	char *id_text = format_id(id, raw);
 	char *text;
 
 	if (id_text == NULL) {
@@ -284,7 +293,7 @@ jsonrpc_send_result(struct jsonrpc_request *req, json_t *result)
 	}
 	if (!req->notification) {
 		body = json_dumps(result, JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER);
-		text = build_response(req->id, body != NULL ? "result" : "error",
+		text = build_response(req->id, req->root, body != NULL ? "result" : "error",
 				      body != NULL ? body : internal_error_body);
 		free(body);
 	}
@@ -310,7 +319,7 @@ send_error_msg(struct jsonrpc_request *req, int code, const char *msg)
 	}
 	body = error_body(code, msg);
 	/* A notification's id is null or absent: both are sent as null. */
-	text = build_response(req->notification ? NULL : req->id, "error",
+	text = build_response(req->notification ? NULL : req->id, req->root, "error",
 			      body != NULL ? body : internal_error_body);
 	free(body);
 	request_finish(req, text);
@@ -368,7 +377,10 @@ jsonrpc_parse_envelope(const json_t *request, const char **method, const json_t 
 	}
 	/* Strict: any other member (including a repeated one) is invalid. */
 	json_object_keylen_foreach((json_t *)request, key, key_len, value) {
-		if (key_len != strlen(key)) {
+		if (key_len == JSONRPC_RAW_ID_KEY_LEN &&
+		    memcmp(key, JSONRPC_RAW_ID_KEY, JSONRPC_RAW_ID_KEY_LEN) == 0) {
+			continue; /* ours, not the client's */
+		} else if (key_len != strlen(key)) {
 			return JSONRPC_ERROR_INVALID_REQUEST;
 		} else if (strcmp(key, "jsonrpc") == 0) {
 			version = value;
@@ -421,7 +433,7 @@ handle_single(struct jsonrpc_conn *conn, struct jsonrpc_batch *batch, json_t *va
 
 	req = calloc(1, sizeof(*req));
 	if (req == NULL) {
-		char *text = build_response(NULL, "error", internal_error_body);
+		char *text = build_response(NULL, NULL, "error", internal_error_body);
 
 		LOG_ERR("jsonrpc: out of memory for a request");
 		if (text != NULL) {

@@ -14,7 +14,7 @@ import tempfile
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-LVSTORD = os.path.join(REPO, "build", "bin", "lvstord")
+LVSTORD = os.environ.get("LVSTORD", os.path.join(REPO, "build", "bin", "lvstord"))
 RPC_PY = os.path.join(REPO, "scripts", "rpc.py")
 
 sys.path.insert(0, os.path.join(REPO, "scripts"))

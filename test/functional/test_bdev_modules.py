@@ -168,6 +168,30 @@ def test_null_errors(daemon):
                          "-c", "1", "-r", "8")) == "H\n"
 
 
+def test_null_hints_shown_and_saved(daemon):
+    """The five preferred_* hints are stored: bdev_get_bdevs shows them (0 when
+    not given) and save_config recreates them."""
+    ok(daemon.rpc("bdev_null_create", "H", "1", "512", "-a", "1", "-g", "2", "-s", "4",
+                  "-c", "16", "-r", "8"))
+    ok(daemon.rpc("bdev_null_create", "N", "1", "512"))
+    hints = ["preferred_write_alignment", "preferred_write_granularity", "optimal_write_size",
+             "preferred_unmap_alignment", "preferred_unmap_granularity"]
+    assert [bdev(daemon, "H")[k] for k in hints] == [1, 2, 4, 16, 8]
+    assert [bdev(daemon, "N")[k] for k in hints] == [0, 0, 0, 0, 0]
+    creates = {e["params"]["name"]: e["params"] for e in
+               daemon.call("framework_get_config", {"name": "bdev"})
+               if e["method"] == "bdev_null_create"}
+    assert [creates["H"][k] for k in hints] == [1, 2, 4, 16, 8]
+    assert not any(k in creates["N"] for k in hints)
+
+
+def test_malloc_numa_id(daemon):
+    """numa_id: the node asked for, else 0 (as the spec's example shows)."""
+    ok(daemon.rpc("bdev_malloc_create", "1", "512", "-b", "M0"))
+    ok(daemon.rpc("bdev_malloc_create", "1", "512", "-b", "M1", "-n", "0"))
+    assert bdev(daemon, "M0")["numa_id"] == 0 and bdev(daemon, "M1")["numa_id"] == 0
+
+
 # -- aio and uring ------------------------------------------------------------------------
 
 def test_aio_create_get_rescan_delete(daemon, workdir):

@@ -113,13 +113,21 @@ def check_shape(doc, njobs):
 
 
 @pytest.mark.parametrize("workload", WORKLOADS)
-def test_perf_every_workload_on_malloc_and_file(tdir, workload):
-    """One run per workload drives Malloc0 and AIO0 at once (two jobs)."""
-    cfg = write_config(tdir, aio=sparse_file(os.path.join(tdir, "aio.img"), FILE_SIZE))
-    doc = perf_json("--json", cfg, "-q", 8, "-o", "4k", "-w", workload, "-t", 1,
-                    "-b", "Malloc0", "-b", "AIO0")
-    check_shape(doc, 2)
-    assert sorted(j["bdev"] for j in doc["jobs"]) == ["AIO0", "Malloc0"]
+def test_perf_every_workload_on_malloc_null_and_file(tdir, workload):
+    """One run per workload drives Malloc0, Null0 and AIO0 at once on both
+    cores (-m 0x3: two jobs per bdev). Null0 sits out verify: it reads
+    zeroes whatever was written (test_perf_verify_detects_foreign_data)."""
+    cfg = write_config(tdir, null=True, aio=sparse_file(os.path.join(tdir, "aio.img"),
+                                                        FILE_SIZE))
+    bdevs = ["Malloc0", "AIO0"] + ([] if workload == "verify" else ["Null0"])
+    args = []
+    for b in bdevs:
+        args += ["-b", b]
+    doc = perf_json("--json", cfg, "-m", "0x3", "-q", 8, "-o", "4k", "-w", workload, "-t", 1,
+                    *args)
+    check_shape(doc, 2 * len(bdevs))
+    assert sorted((j["bdev"], j["core"]) for j in doc["jobs"]) == \
+        sorted((b, c) for b in bdevs for c in (0, 1))
     for j in doc["jobs"]:
         assert j["workload"] == workload and j["queue_depth"] == 8 and j["io_size"] == 4096
         assert j["errors"] == 0 and j["miscompares"] == 0

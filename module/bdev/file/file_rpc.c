@@ -118,7 +118,10 @@ do_create(struct jsonrpc_request *req, const json_t *params, bool uring)
 	w->req = req;
 	w->name = p.name;
 	p.name = NULL;
-	bdev_wait_for_examine(create_examined, w);
+	/* The bdev exists; if the wait cannot be recorded, answer now rather
+	 * than never (the examination still happens, just not awaited). */
+	if (bdev_wait_for_examine(create_examined, w) != 0)
+		create_examined(w);
 out:
 	free(p.name);
 	free(p.filename);

@@ -394,6 +394,9 @@ malloc_disk_create(const struct malloc_opts *opts_in, struct bdev **bdev_out)
 	disk->bdev.optimal_io_boundary = o.optimal_io_boundary;
 	disk->bdev.split_on_optimal_io_boundary = o.optimal_io_boundary != 0;
 	disk->bdev.write_cache = false;
+	/* "Any node" (-1) is mapped wherever the kernel puts it: reported as 0,
+	 * right on one-node hosts and what the spec's example shows. */
+	disk->bdev.numa_id = o.numa_id >= 0 ? o.numa_id : 0;
 	disk->bdev.ctxt = disk;
 	disk->bdev.fn_table = &g_malloc_fn_table;
 	disk->bdev.module = &g_malloc_module;

@@ -40,9 +40,9 @@ struct null_disk {
 	int32_t dif_type;
 	bool dif_is_head_of_md;
 	uint32_t dif_pi_format;
-	uint32_t hints[5];
 };
 
+/* In the order of the hints array of null_write_config_json. */
 static const char *const g_hint_names[5] = {
 	"preferred_write_alignment", "preferred_write_granularity", "optimal_write_size",
 	"preferred_unmap_alignment", "preferred_unmap_granularity",
@@ -124,6 +124,11 @@ static void
 null_write_config_json(struct bdev *bdev, json_t *config)
 {
 	struct null_disk *disk = bdev->ctxt;
+	const uint32_t hints[] = {
+		bdev->preferred_write_alignment, bdev->preferred_write_granularity,
+		bdev->optimal_write_size, bdev->preferred_unmap_alignment,
+		bdev->preferred_unmap_granularity,
+	};
 	char uuid[UUID_STRING_LEN];
 	json_t *params;
 	size_t i;
@@ -144,8 +149,8 @@ null_write_config_json(struct bdev *bdev, json_t *config)
 	}
 	/* Only the hints that were given: older daemons do not know the keys. */
 	for (i = 0; i < COUNTOF(g_hint_names); i++) {
-		if (disk->hints[i] != 0) {
-			json_object_set_new(params, g_hint_names[i], json_integer(disk->hints[i]));
+		if (hints[i] != 0) {
+			json_object_set_new(params, g_hint_names[i], json_integer(hints[i]));
 		}
 	}
 	json_array_append_new(config, json_pack("{s:s, s:o}", "method", "bdev_null_create",
@@ -219,11 +224,11 @@ null_disk_create(const struct null_opts *opts_in, struct bdev **bdev_out)
 	disk->dif_type = o.dif_type;
 	disk->dif_is_head_of_md = o.dif_is_head_of_md;
 	disk->dif_pi_format = o.dif_pi_format;
-	disk->hints[0] = o.preferred_write_alignment;
-	disk->hints[1] = o.preferred_write_granularity;
-	disk->hints[2] = o.optimal_write_size;
-	disk->hints[3] = o.preferred_unmap_alignment;
-	disk->hints[4] = o.preferred_unmap_granularity;
+	disk->bdev.preferred_write_alignment = o.preferred_write_alignment;
+	disk->bdev.preferred_write_granularity = o.preferred_write_granularity;
+	disk->bdev.optimal_write_size = o.optimal_write_size;
+	disk->bdev.preferred_unmap_alignment = o.preferred_unmap_alignment;
+	disk->bdev.preferred_unmap_granularity = o.preferred_unmap_granularity;
 
 	disk->bdev.product_name = "Null disk";
 	disk->bdev.blocklen = o.block_size;

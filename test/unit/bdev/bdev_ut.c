@@ -559,6 +559,88 @@ test_wait_for_examine(void **state)
 	ut_bdev_teardown();
 }
 
+/*
+ * bdev_examine with automatic examination off: a bdev is examined only when
+ * named -- at once when it exists, at registration when it comes later (by
+ * name or by an alias such as its UUID); naming it twice is -EEXIST; with
+ * automatic examination on it is -EINVAL. The list is saved in the config
+ * before the bdevs, and wait_for_examine covers examinations it starts.
+ */
+static void
+test_examine_by_name_with_auto_examine_off(void **state)
+{
+	struct bdev_opts opts;
+	struct ut_disk *d1, *d2, *d3;
+	json_t *config, *e;
+	int waited = 0;
+	const char *u3 = "5b4e2a38-9f1d-4c55-9a3e-0d7c1f2e8a61";
+
+	bdev_get_opts(&opts, sizeof(opts));
+	opts.bdev_auto_examine = false;
+	assert_int_equal(bdev_set_opts(&opts), 0);
+	ut_bdev_setup(1, 64);
+
+	d1 = ut_disk_create("d1", 512, 64, false);
+	assert_int_equal(ut_disk_register(d1), 0);
+	assert_int_equal(g_ut_examine_config_calls, 0);
+	assert_int_equal(g_ut_examine_disk_calls, 0);
+
+	g_ut_examine_hold = true;
+	assert_int_equal(bdev_examine("d1"), 0);
+	assert_int_equal(g_ut_examine_config_calls, 1);
+	assert_int_equal(g_ut_examine_disk_calls, 1);
+	assert_int_equal(bdev_wait_for_examine(examined, &waited), 0);
+	ut_poll_threads();
+	assert_int_equal(waited, 0);        /* d1's examine_disk has not reported */
+	bdev_module_examine_done(&g_ut_module);
+	ut_poll_threads();
+	assert_int_equal(waited, 1);
+	g_ut_examine_hold = false;
+	assert_int_equal(bdev_examine("d1"), -EEXIST);
+	assert_int_equal(g_ut_examine_disk_calls, 1);
+
+	/* Not there yet: examined when it registers. */
+	assert_int_equal(bdev_examine("d2"), 0);
+	assert_int_equal(g_ut_examine_disk_calls, 1);
+	d2 = ut_disk_create("d2", 512, 64, false);
+	assert_int_equal(ut_disk_register(d2), 0);
+	assert_int_equal(g_ut_examine_disk_calls, 2);
+
+	/* By alias: the UUID string. */
+	assert_int_equal(bdev_examine(u3), 0);
+	d3 = ut_disk_create("d3", 512, 64, false);
+	assert_int_equal(uuid_parse_str(&d3->bdev.uuid, u3), 0);
+	assert_int_equal(ut_disk_register(d3), 0);
+	assert_int_equal(g_ut_examine_disk_calls, 3);
+
+	/* Saved: right after bdev_set_options, in the order given. */
+	config = json_array();
+	subsystem_find("bdev")->write_config(config);
+	e = json_array_get(config, 0);
+	assert_string_equal(json_string_value(json_object_get(e, "method")), "bdev_set_options");
+	assert_true(json_is_false(json_object_get(json_object_get(e, "params"),
+						  "bdev_auto_examine")));
+	e = json_array_get(config, 1);
+	assert_string_equal(json_string_value(json_object_get(e, "method")), "bdev_examine");
+	assert_string_equal(json_string_value(json_object_get(json_object_get(e, "params"),
+							      "name")), "d1");
+	e = json_array_get(config, 3);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(e, "params"),
+							      "name")), u3);
+	json_decref(config);
+	ut_bdev_teardown();
+
+	/* The list went with bdev_finish; with automatic examination on: -EINVAL. */
+	opts.bdev_auto_examine = true;
+	assert_int_equal(bdev_set_opts(&opts), 0);
+	ut_bdev_setup(1, 64);
+	assert_int_equal(bdev_examine("d1"), -EINVAL);
+	d1 = ut_disk_create("d1", 512, 64, false);
+	assert_int_equal(ut_disk_register(d1), 0);
+	assert_int_equal(g_ut_examine_disk_calls, 1);
+	ut_bdev_teardown();
+}
+
 static void
 test_options_and_io_type_names(void **state)
 {
@@ -592,6 +674,7 @@ main(void)
 		cmocka_unit_test(test_write_zeroes_emulated_with_writes),
 		cmocka_unit_test(test_info_json_matches_spec),
 		cmocka_unit_test(test_wait_for_examine),
+		cmocka_unit_test(test_examine_by_name_with_auto_examine_off),
 		cmocka_unit_test(test_options_and_io_type_names),
 	};
 

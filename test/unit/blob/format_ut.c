@@ -1719,7 +1719,7 @@ test_corrupt_pages_never_read_out_of_bounds(void **state)
 /* ---- the SPDK fixture ---------------------------------------------------------------- */
 
 /* LVSTOR_FIXTURE overrides the location (the functional tests honour it too). */
-#define FIXTURE_DEFAULT "/work/shared/fixtures/spdk-lvs-4k.img.xz"
+#define FIXTURE_DEFAULT "../shared/fixtures/spdk-lvs-4k.img.xz" /* from the repo root */
 #define FIXTURE_MD_BYTES (4u << 20) /* cluster 0 holds all metadata */
 
 static uint8_t *

@@ -155,7 +155,7 @@ test_envelope_table(void **state)
 		{ "{\"method\":\"echo\",\"id\":1.0}", OK_TRUE("1.0") },
 		{ "{\"method\":\"echo\",\"id\":-7}", OK_TRUE("-7") },
 		{ "{\"method\":\"echo\",\"id\":0.1}", OK_TRUE("0.1") },
-		{ "{\"method\":\"echo\",\"id\":2.5e-3}", OK_TRUE("0.0025") },
+		{ "{\"method\":\"echo\",\"id\":2.5e-3}", OK_TRUE("2.5e-3") },
 		{ "{\"method\":\"echo\",\"id\":9007199254740993}", OK_TRUE("9007199254740993") },
 		{ "{\"method\":\"echo\",\"id\":\"\\u00e9\\\"\"}", OK_TRUE("\"\xc3\xa9\\\"\"") },
 		{ "{\"method\":\"echo\",\"id\":{}}", INVALID("null") },
