@@ -129,7 +129,81 @@ bench: pkgdep
 	@$(MAKE) --no-print-directory bench-build
 	@scripts/run-bench.sh
 
+# ---- fuzz targets (libFuzzer) -------------------------------------------------
+# `make fuzz` builds test/fuzz/*_fuzz.c with clang -fsanitize=fuzzer,address,
+# undefined over clang-built, equally instrumented archives of the libraries
+# they need (build-fuzz/), then runs each for FUZZ_SECONDS (default 60) from
+# its seed corpus test/fuzz/corpus/<target>/ (new inputs go to
+# build-fuzz/corpus/<target>/, crashes to build-fuzz/artifacts/). Any crash,
+# leak, sanitizer report or timeout fails the target. `make fuzz-corpus`
+# regenerates the blobstore seeds.
+FUZZ_BUILD := build-fuzz
+FUZZ_CC ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_LIBS := blob thread jsonrpc env util log
+FUZZ_TARGETS := $(notdir $(basename $(wildcard test/fuzz/*_fuzz.c)))
+FUZZ_CFLAGS := -std=gnu11 -g -O1 -fno-omit-frame-pointer -D_GNU_SOURCE -Iinclude -MMD -MP \
+	-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined \
+	-Wall -Wno-unused-parameter
+FUZZ_ARCHIVES := $(foreach l,$(FUZZ_LIBS),$(FUZZ_BUILD)/lib/liblvstor_$(l).a)
+FUZZ_LINK = -Wl,--start-group $(FUZZ_ARCHIVES) -Wl,--end-group $(LDLIBS)
+# Per target: libFuzzer options (blob: inputs are the first 80 KiB of an image).
+FUZZ_OPTS_blob_md_fuzz := -max_len=81920 -timeout=20 -rss_limit_mb=3072 -malloc_limit_mb=2048
+FUZZ_OPTS_jsonrpc_fuzz := -max_len=65536 -timeout=20
+
+$(FUZZ_BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC [fuzz] $<")
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $(if $(filter lib/env/%,$<),$(DPDK_CFLAGS)) -c $< -o $@
+
+define fuzz_lib_rule
+$(FUZZ_BUILD)/lib/liblvstor_$(1).a: $(patsubst %.c,$(FUZZ_BUILD)/obj/%.o,$(call lib_srcs,$(1)))
+	@mkdir -p $$(dir $$@)
+	$(Q)rm -f $$@ && ar rcs $$@ $$^
+endef
+$(foreach l,$(FUZZ_LIBS),$(eval $(call fuzz_lib_rule,$(l))))
+
+$(FUZZ_BUILD)/bin/%_fuzz: $(FUZZ_BUILD)/obj/test/fuzz/%_fuzz.o $(FUZZ_BUILD)/obj/test/unit/common/ut_threads.o $(FUZZ_ARCHIVES)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD [fuzz] $@")
+	$(Q)$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -o $@ $^ $(FUZZ_LINK)
+
+$(FUZZ_BUILD)/bin/blob_md_corpus_gen: $(FUZZ_BUILD)/obj/test/fuzz/blob_md_corpus_gen.o $(FUZZ_BUILD)/obj/test/unit/common/ut_threads.o $(FUZZ_BUILD)/obj/test/unit/common/ut_fault_dev.o $(FUZZ_ARCHIVES)
+	@mkdir -p $(dir $@)
+	$(Q)$(FUZZ_CC) -fsanitize=address,undefined -o $@ $^ $(FUZZ_LINK)
+
+.PHONY: fuzz fuzz-build fuzz-corpus
+.PRECIOUS: $(FUZZ_BUILD)/obj/%.o
+fuzz-build: $(foreach t,$(FUZZ_TARGETS),$(FUZZ_BUILD)/bin/$(t))
+
+fuzz:
+	@scripts/pkgdep.sh --fuzz
+	@$(MAKE) --no-print-directory fuzz-build
+	$(Q)for t in $(FUZZ_TARGETS); do \
+		mkdir -p $(FUZZ_BUILD)/corpus/$$t $(FUZZ_BUILD)/artifacts test/fuzz/corpus/$$t; \
+		echo "  FUZZ $$t for $(FUZZ_SECONDS) s (log: $(FUZZ_BUILD)/$$t.log)"; \
+		opts=""; \
+		[ "$$t" = blob_md_fuzz ] && opts="$(FUZZ_OPTS_blob_md_fuzz)"; \
+		[ "$$t" = jsonrpc_fuzz ] && opts="$(FUZZ_OPTS_jsonrpc_fuzz)"; \
+		$(FUZZ_BUILD)/bin/$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+			-artifact_prefix=$(FUZZ_BUILD)/artifacts/$$t- $$opts \
+			$(FUZZ_BUILD)/corpus/$$t test/fuzz/corpus/$$t > $(FUZZ_BUILD)/$$t.log 2>&1; \
+		rc=$$?; \
+		grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb|#[0-9]+ +DONE)' \
+			$(FUZZ_BUILD)/$$t.log | sed 's/^/    /'; \
+		if [ $$rc -ne 0 ]; then \
+			tail -60 $(FUZZ_BUILD)/$$t.log; \
+			echo "FUZZ $$t: FAILED (exit $$rc; input in $(FUZZ_BUILD)/artifacts/)"; \
+			exit 1; \
+		fi; \
+	done
+
+fuzz-corpus: $(FUZZ_BUILD)/bin/blob_md_corpus_gen
+	@mkdir -p test/fuzz/corpus/blob_md_fuzz
+	$(FUZZ_BUILD)/bin/blob_md_corpus_gen test/fuzz/corpus/blob_md_fuzz
+
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+-include $(if $(filter fuzz%,$(MAKECMDGOALS)),$(shell find $(FUZZ_BUILD)/obj -name '*.d' 2>/dev/null))

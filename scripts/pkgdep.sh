@@ -1,7 +1,19 @@
 #!/usr/bin/env bash
 # Installs every Debian package lvstor's build, tests and benchmarks need.
 # Idempotent: when everything is present it prints nothing and exits 0.
+#
+#   pkgdep.sh          what `make test`, `make run` and `make bench` need
+#   pkgdep.sh --fuzz   also clang and its sanitizer/libFuzzer runtimes
+#                      (`make fuzz`; not needed by anything else)
 set -euo pipefail
+
+fuzz=0
+for arg in "$@"; do
+	case "$arg" in
+	--fuzz) fuzz=1 ;;
+	*) echo "usage: $0 [--fuzz]" >&2; exit 2 ;;
+	esac
+done
 
 packages=(
 	build-essential pkg-config
@@ -14,6 +26,12 @@ packages=(
 	procps psmisc            # ps/pkill in functional tests
 	xz-utils                 # the SPDK fixture image is xz-compressed
 )
+if [ "$fuzz" -eq 1 ]; then
+	packages+=(
+		clang                 # make fuzz: -fsanitize=fuzzer,address,undefined
+		libclang-rt-14-dev    # libFuzzer, ASan and UBSan runtimes of clang 14
+	)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -43,6 +43,34 @@ run() { echo "\$ $*" >&2; "$@"; }
 		run python3 test/bench/bdev_profile.py Null0 randread 1 || echo "(callgrind profile failed)"
 		echo
 	fi
+	echo "## Blobstore and logical volumes"
+	echo
+	echo "### Blob and lvol I/O against the bare bdev (test/bench/blob_bench.py perf)"
+	echo
+	run python3 test/bench/blob_bench.py perf "${BLOB_BENCH_SECONDS:-3}" "${BLOB_BENCH_REPEAT:-3}"
+	echo
+	if command -v valgrind >/dev/null && command -v callgrind_annotate >/dev/null; then
+		echo "### Instructions per I/O on a blob (test/bench/blob_bench.py profile, callgrind)"
+		echo
+		run python3 test/bench/blob_bench.py profile randread || echo "(callgrind profile failed)"
+		echo
+	fi
+	echo "### Blobstore metadata: 10,000-blob load, snapshot, clone, first write (build/test/bench/blob_md_bench)"
+	echo
+	echo "Goal (issue 4): a store with 10,000 blobs loads (and opens every blob) in under 2 s."
+	echo
+	echo '```'
+	run build/test/bench/blob_md_bench 2>&1
+	echo '```'
+	echo
+	echo "### Lvol create rate and restart (test/bench/blob_bench.py lvol)"
+	echo
+	echo "Goals (issue 5): 1,000 thin lvols in under 0.5 s one RPC at a time; a restart with 10,000 lvols in under 1 s and 200 MiB, clean and after kill -9."
+	echo
+	echo '```'
+	run python3 test/bench/blob_bench.py lvol 1000 "${LVOL_BENCH_RESTART:-10000}" 2>&1 || echo "(lvol bench failed)"
+	echo '```'
+	echo
 	[ -f doc/benchmarks-notes.md ] && cat doc/benchmarks-notes.md
 } > "$tmp"
 mv "$tmp" "$out"

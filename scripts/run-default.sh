@@ -2,9 +2,11 @@
 # `make run`: starts lvstord in the foreground on its embedded default.
 #
 # The default is a sparse file under var/ in the checkout (4 GiB, using no
-# space until written), ready for an lvolstore, and the RPC socket at the
-# default path so that `scripts/rpc.py` works without -s. Later runs reuse
-# the same file. Stop with Ctrl-C (SIGINT): lvstord shuts down cleanly.
+# space until written) as bdev Default0 with the lvolstore "lvs0" on it
+# (created on the first run, found again by examine on later runs; see
+# default-config.sh), and the RPC socket at the default path so that
+# `scripts/rpc.py` works without -s. Stop with Ctrl-C (SIGINT): lvstord
+# shuts down cleanly and the store is unloaded clean.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,5 +20,6 @@ if [ ! -e "$DEFAULT_DEV" ]; then
 fi
 CONFIG=$STATE_DIR/default-config.json
 scripts/default-config.sh "$DEFAULT_DEV" > "$CONFIG"
-echo "starting lvstord (RPC socket /var/tmp/lvstord.sock; try: scripts/rpc.py rpc_get_methods)"
+echo "starting lvstord (RPC socket /var/tmp/lvstord.sock)"
+echo "try: scripts/rpc.py bdev_lvol_get_lvstores; scripts/rpc.py bdev_lvol_create -l ${LVSTOR_DEFAULT_LVS:-lvs0} vol0 1024"
 exec build/bin/lvstord -m "${LVSTOR_CPUMASK:-0x3}" -S "$STATE_DIR/vhost" --json "$CONFIG" "$@"

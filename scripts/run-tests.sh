@@ -31,6 +31,14 @@ run_unit_dir() {
 		failures+=("$label: no test binaries")
 		return
 	fi
+	# The blob crash sweeps run the offline checker of the same build
+	# (test/unit/blob/ut_check_image.h); unset, they skip it with a note.
+	if [ -x "$dir/bin/lvstor-check" ]; then
+		export LVSTOR_CHECK="$PWD/$dir/bin/lvstor-check"
+	else
+		echo "note: $dir/bin/lvstor-check not built (make BUILD=$dir all): image checks skipped"
+		export LVSTOR_CHECK=
+	fi
 	for bin in $bins; do
 		local out rc p f
 		out=$(timeout "$UNIT_TIMEOUT" "$bin" 2>&1)

@@ -23,6 +23,11 @@
  * Descriptors are opened and closed here on the application thread (a
  * descriptor belongs to the thread that opened it); each job's thread
  * gets its own channel from it.
+ *
+ * --blob (blob.c) puts a fresh blobstore and one blob on every target
+ * before the jobs are made; a job's geometry is then the blob's (io unit,
+ * io units) rather than the bdev's, and the stores are unloaded after the
+ * report, before the end.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -97,6 +102,10 @@ perf_workload_random(enum perf_workload w)
 enum {
 	OPT_OUTPUT = 0x200,
 	OPT_PREFILL,
+	OPT_BLOB,
+	OPT_THIN,
+	OPT_CLUSTER_SIZE,
+	OPT_BLOB_SIZE,
 };
 
 static const struct option g_long[] = {
@@ -108,6 +117,10 @@ static const struct option g_long[] = {
 	{"bdev", required_argument, NULL, 'b'},
 	{"output", required_argument, NULL, OPT_OUTPUT},
 	{"prefill", no_argument, NULL, OPT_PREFILL},
+	{"blob", no_argument, NULL, OPT_BLOB},
+	{"thin", no_argument, NULL, OPT_THIN},
+	{"cluster-size", required_argument, NULL, OPT_CLUSTER_SIZE},
+	{"blob-size", required_argument, NULL, OPT_BLOB_SIZE},
 	{NULL, 0, NULL, 0},
 };
 
@@ -125,6 +138,11 @@ usage_extra(void)
 	       "     --output json         print one JSON object instead of the table\n"
 	       "     --prefill             write every target once, unmeasured, before the run\n"
 	       "                           (steady state for back ends that allocate on first write)\n"
+	       "     --blob                run on a blob instead: a new blobstore on each target\n"
+	       "                           and one blob spanning it (blob I/O through the store)\n"
+	       "     --thin                with --blob: a thin blob (clusters allocated on first write)\n"
+	       "     --cluster-size SIZE   with --blob: the store's cluster size (default 1M)\n"
+	       "     --blob-size SIZE      with --blob: the blob's size (default every free cluster)\n"
 	       "\nOne job runs per core of -m per target bdev, on its own thread pinned\n"
 	       "to that core. Jobs on the same bdev split it into disjoint regions.\n");
 }
@@ -185,6 +203,23 @@ parse_extra(int ch, const char *arg)
 	case OPT_PREFILL:
 		g_perf.prefill = true;
 		return 0;
+	case OPT_BLOB:
+		g_perf.blob = true;
+		return 0;
+	case OPT_THIN:
+		g_perf.blob_thin = true;
+		return 0;
+	case OPT_CLUSTER_SIZE:
+		/* The store checks the rest (a power of two, at least a page). */
+		if (parse_capacity(arg, &v) != 0 || v == 0 || v > UINT32_MAX / 2 + 1)
+			return bad("invalid cluster size", arg);
+		g_perf.cluster_size = v;
+		return 0;
+	case OPT_BLOB_SIZE:
+		if (parse_capacity(arg, &v) != 0 || v == 0)
+			return bad("invalid blob size", arg);
+		g_perf.blob_size = v;
+		return 0;
 	case OPT_OUTPUT:
 		if (strcmp(arg, "json") == 0)
 			g_perf.json_output = true;
@@ -215,6 +250,10 @@ check_required(void)
 	}
 	if (g_perf.run_seconds == 0) {
 		fprintf(stderr, "lvstor-perf: the run time (-t) is required\n");
+		return -EINVAL;
+	}
+	if (!g_perf.blob && (g_perf.blob_thin || g_perf.cluster_size || g_perf.blob_size)) {
+		fprintf(stderr, "lvstor-perf: --thin, --cluster-size and --blob-size need --blob\n");
 		return -EINVAL;
 	}
 	return 0;
@@ -274,6 +313,8 @@ removed_wait_poll(void *arg)
 	return POLLER_BUSY;
 }
 
+static void finish_exit(void);
+
 static void
 finish_all(void)
 {
@@ -296,6 +337,17 @@ finish_all(void)
 		perf_report(g_jobs, g_num_jobs);
 	rc = g_setup_failed || errors || miscompares || g_rm_seen ? 1 : 0;
 	g_exit_rc = rc;
+	if (g_perf.blob) {
+		/* The jobs have put their channels: the stores can go. */
+		perf_blob_close_all(finish_exit);
+		return;
+	}
+	finish_exit();
+}
+
+static void
+finish_exit(void)
+{
 	if (g_rm_seen) {
 		g_removed_poller = poller_register(removed_wait_poll, NULL, REMOVED_WAIT_POLL_US,
 						   "perf_removed_wait");
@@ -385,7 +437,33 @@ bdev_event(enum bdev_event_type type, struct bdev *bdev, void *ctx)
 	}
 }
 
+void
+perf_target_removed(struct bdev *bdev)
+{
+	for (uint32_t i = 0; i < g_num_jobs; i++) {
+		if (g_jobs[i].bdev == bdev)
+			bdev_event(BDEV_EVENT_REMOVE, bdev, &g_jobs[i]);
+	}
+}
+
 /* ---- start ------------------------------------------------------------------- */
+
+/* A target's geometry as the jobs see it: the bdev's, or with --blob its blob's. */
+static uint32_t
+target_block_size(struct bdev *b)
+{
+	struct perf_blob_target *t = perf_blob_target_of(b);
+
+	return t != NULL ? t->io_unit : bdev_get_block_size(b);
+}
+
+static uint64_t
+target_num_blocks(struct bdev *b)
+{
+	struct perf_blob_target *t = perf_blob_target_of(b);
+
+	return t != NULL ? t->num_io_units : bdev_get_num_blocks(b);
+}
 
 static int
 pick_targets(struct bdev ***out, uint32_t *count)
@@ -453,15 +531,19 @@ needed_io_type(enum perf_workload w)
 static int
 check_target(struct bdev *b, uint32_t jobs_on_it)
 {
-	uint32_t bs = bdev_get_block_size(b);
+	uint32_t bs = target_block_size(b);
 	uint64_t io_blocks, ios;
 	enum bdev_io_type need = needed_io_type(g_perf.workload);
 
 	if (g_perf.io_size % bs != 0) {
-		fprintf(stderr, "lvstor-perf: I/O size %" PRIu64 " is not a multiple of bdev %s's "
-			"block size %u\n", g_perf.io_size, bdev_get_name(b), bs);
+		fprintf(stderr, "lvstor-perf: I/O size %" PRIu64 " is not a multiple of %s %s's "
+			"block size %u\n", g_perf.io_size, g_perf.blob ? "the blob on" : "bdev",
+			bdev_get_name(b), bs);
 		return -EINVAL;
 	}
+	/* A blob takes every workload (unmap and flush are hints it passes on or drops). */
+	if (g_perf.blob)
+		need = BDEV_IO_TYPE_WRITE;
 	if (!bdev_io_type_supported(b, need) ||
 	    (g_perf.prefill && !bdev_io_type_supported(b, BDEV_IO_TYPE_WRITE)) ||
 	    ((g_perf.workload == PERF_RW || g_perf.workload == PERF_RANDRW ||
@@ -471,7 +553,7 @@ check_target(struct bdev *b, uint32_t jobs_on_it)
 		return -ENOTSUP;
 	}
 	io_blocks = g_perf.io_size / bs;
-	ios = bdev_get_num_blocks(b) / io_blocks / jobs_on_it;
+	ios = target_num_blocks(b) / io_blocks / jobs_on_it;
 	if (ios == 0 || (g_perf.workload == PERF_VERIFY && ios < g_perf.queue_depth)) {
 		fprintf(stderr, "lvstor-perf: bdev %s is too small for %u job(s) of %s%s\n",
 			bdev_get_name(b), jobs_on_it,
@@ -482,17 +564,62 @@ check_target(struct bdev *b, uint32_t jobs_on_it)
 	return 0;
 }
 
+static void start_jobs(struct bdev **targets, uint32_t num_targets);
+
+static void
+stop_failed(void)
+{
+	app_stop(1);
+}
+
+static struct bdev **g_blob_targets;
+static uint32_t g_num_blob_targets;
+
+static void
+blob_targets_ready(int rc)
+{
+	struct bdev **targets = g_blob_targets;
+
+	g_blob_targets = NULL;
+	if (rc != 0) {
+		free(targets);
+		perf_blob_close_all(stop_failed);
+		return;
+	}
+	start_jobs(targets, g_num_blob_targets);
+}
+
 static void
 perf_start(void *ctx)
 {
 	struct bdev **targets = NULL;
-	uint32_t num_targets = 0, num_cores = 0, core, k;
-	struct cpuset mask;
+	uint32_t num_targets = 0;
 	int rc;
 
 	rc = pick_targets(&targets, &num_targets);
-	if (rc != 0)
-		goto fail;
+	if (rc != 0) {
+		if (rc == -ENOMEM)
+			fprintf(stderr, "lvstor-perf: out of memory\n");
+		app_stop(1);
+		return;
+	}
+	if (g_perf.blob) {
+		g_blob_targets = targets;
+		g_num_blob_targets = num_targets;
+		perf_blob_open_all(targets, num_targets, blob_targets_ready);
+		return;
+	}
+	start_jobs(targets, num_targets);
+}
+
+/* Takes `targets` (frees it). */
+static void
+start_jobs(struct bdev **targets, uint32_t num_targets)
+{
+	uint32_t num_cores = 0, core, k;
+	struct cpuset mask;
+	int rc;
+
 	ENV_FOREACH_CORE(core)
 		num_cores++;
 	for (uint32_t i = 0; i < num_targets; i++) {
@@ -520,10 +647,14 @@ perf_start(void *ctx)
 			job->index = k++;
 			job->core = core;
 			job->bdev = b;
-			job->block_size = bdev_get_block_size(b);
+			if (g_perf.blob) {
+				job->blob = perf_blob_target_of(b)->blob;
+				job->bs = perf_blob_target_of(b)->bs;
+			}
+			job->block_size = target_block_size(b);
 			job->io_blocks = g_perf.io_size / job->block_size;
 			job->buf_align = bdev_get_buf_align(b);
-			ios = bdev_get_num_blocks(b) / job->io_blocks / num_cores;
+			ios = target_num_blocks(b) / job->io_blocks / num_cores;
 			job->region_ios = ios;
 			job->region_start = (uint64_t)c * ios * job->io_blocks;
 			snprintf(job->name, sizeof(job->name), "%s_core%u", bdev_get_name(b), core);
@@ -541,6 +672,8 @@ perf_start(void *ctx)
 
 		bool write = perf_workload_writes(g_perf.workload) || g_perf.prefill;
 
+		if (g_perf.blob)
+			continue; /* the store's device holds the bdev open */
 		rc = bdev_open(bdev_get_name(job->bdev), write, bdev_event, job, &job->desc);
 		if (rc != 0) {
 			fprintf(stderr, "lvstor-perf: cannot open bdev %s%s: %s\n",
@@ -589,6 +722,10 @@ fail:
 	if (rc == -ENOMEM)
 		fprintf(stderr, "lvstor-perf: out of memory\n");
 	free(targets);
+	if (g_perf.blob) {
+		perf_blob_close_all(stop_failed);
+		return;
+	}
 	app_stop(1);
 }
 

@@ -6,6 +6,9 @@
  *   job.c      one job's I/O engine (runs on the job's own thread)
  *   pattern.c  the verify pattern: fill and check one block at a time
  *   report.c   the table and the --output json document
+ *   blob.c     --blob: a blobstore and one blob per target, made and
+ *              unloaded on the application thread
+ *   blob_mdmem.c  --blob on a null bdev: the metadata region in memory
  *
  * A job is (core, bdev): a light-weight thread pinned to that core keeps
  * `queue_depth` I/Os in flight on one bdev. Everything in struct perf_job
@@ -20,7 +23,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <sys/uio.h>
+
 #include "lvstor/bdev.h"
+#include "lvstor/blob.h"
 #include "lvstor/histogram.h"
 #include "lvstor/thread.h"
 
@@ -49,6 +55,11 @@ struct perf_config {
 	const char **bdev_names;   /* -b, NULL = every unclaimed bdev */
 	uint32_t num_bdev_names;
 	uint64_t seed;             /* run seed stamped into verify blocks */
+	/* --blob: run on a blob in a blobstore made on each target (blob.c). */
+	bool blob;
+	bool blob_thin;            /* --thin: the blob allocates on first write */
+	uint64_t cluster_size;     /* --cluster-size, bytes; 0 = the store's default */
+	uint64_t blob_size;        /* --blob-size, bytes; 0 = every free cluster */
 };
 
 extern struct perf_config g_perf;
@@ -66,7 +77,9 @@ struct perf_job {
 	uint32_t core;
 	uint32_t index;            /* position in the job list */
 	struct bdev *bdev;
-	struct bdev_desc *desc;
+	struct bdev_desc *desc;    /* NULL with --blob */
+	struct blob *blob;         /* --blob: the target's blob, else NULL */
+	struct blob_store *bs;
 	struct thread *thread;
 	uint32_t block_size;
 	uint64_t io_blocks;        /* blocks per I/O */
@@ -80,7 +93,7 @@ struct perf_job {
 	bool done_seen;            /* app thread got perf_job_done */
 
 	/* ---- job thread only ------------------------------------------ */
-	struct io_channel *ch;
+	struct io_channel *ch;     /* the bdev's, or with --blob the store's */
 	struct perf_task *tasks;
 	uint8_t *bufs;             /* queue_depth * io_size, DMA-able */
 	uint64_t *busy;            /* verify: slot bitmap of I/Os in flight */
@@ -112,6 +125,32 @@ void perf_job_abort(void *job);
 /* main.c: messages the job's thread sends back to the application thread. */
 void perf_job_ready(void *job);
 void perf_job_done(void *job);
+
+/* main.c: a target bdev is going away (--blob: from its bs_dev's event). */
+void perf_target_removed(struct bdev *bdev);
+
+/* blob.c: one per target bdev with --blob; touched on the application thread only. */
+struct perf_blob_target {
+	struct bdev *bdev;
+	struct bs_dev *dev;
+	struct blob_store *bs;
+	blob_id blob_id;
+	struct blob *blob;
+	uint32_t io_unit;          /* bytes: the blob's block size for the jobs */
+	uint64_t num_io_units;
+	bool mdmem;                /* metadata in memory (null bdev) */
+};
+
+/* Makes the store and the open blob of every target, then done(0) or done(-errno). */
+void perf_blob_open_all(struct bdev **bdevs, uint32_t n, void (*done)(int rc));
+/* The target of `bdev`, NULL if none (or not --blob). */
+struct perf_blob_target *perf_blob_target_of(const struct bdev *bdev);
+/* Closes every blob and unloads every store (after the jobs put their channels). */
+void perf_blob_close_all(void (*done)(void));
+
+/* blob_mdmem.c */
+struct bs_dev *perf_mdmem_create(struct bs_dev *inner, uint64_t md_bytes_max);
+int perf_mdmem_set_limit(struct bs_dev *dev, uint64_t md_bytes);
 
 /* pattern.c */
 void perf_pattern_fill(void *block, uint32_t block_size, uint64_t lba, uint64_t seed);

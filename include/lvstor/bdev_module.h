@@ -124,7 +124,14 @@ int bdev_register(struct bdev *bdev);
  * is called on the calling thread.
  */
 void bdev_unregister(struct bdev *bdev, void (*cb)(void *cb_arg, int rc), void *cb_arg);
-/* Unregister by name, checking the module. -ENODEV if not found / not its. */
+/*
+ * Unregisters the bdev `name` (app thread), as bdev_unregister. With a
+ * module (a back end deleting its own bdev on request): -ENODEV if there
+ * is no such bdev or it is not that module's, -EBUSY (and a log line
+ * naming the claimer) if a module claims it. With module NULL (hot-remove):
+ * any bdev, claimed or not; -ENODEV if there is none. Otherwise 0, and
+ * cb(cb_arg, rc) runs once it is gone.
+ */
 int bdev_unregister_by_name(const char *name, struct bdev_module *module,
 			    void (*cb)(void *cb_arg, int rc), void *cb_arg);
 void bdev_destruct_done(struct bdev *bdev, int rc);
@@ -190,6 +197,18 @@ struct io_channel *bdev_io_get_io_channel(struct bdev_io *io);
  */
 typedef void (*bdev_io_get_buf_cb)(struct io_channel *ch, struct bdev_io *io, bool success);
 void bdev_io_get_buf(struct bdev_io *io, bdev_io_get_buf_cb cb, uint64_t len);
+
+/*
+ * The body of a back end's bdev_<kind>_delete method (lib/bdev/bdev_rpc.c;
+ * app thread): decodes {"name"} and calls bdev_unregister_by_name(name,
+ * module), module not NULL. Answers true once the bdev is gone; -19 when
+ * there is no such bdev of that module, -16 when it is claimed, the errno
+ * of a failed unregistration; -32603 "spdk_json_decode_object failed" when
+ * the parameters do not decode.
+ */
+struct jsonrpc_request;
+void rpc_bdev_delete_reply(struct jsonrpc_request *req, const json_t *params,
+			   struct bdev_module *module);
 
 /* Module-name of a bdev (for RPCs that only delete their own kind). */
 const char *bdev_get_module_name(const struct bdev *bdev);

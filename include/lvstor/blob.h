@@ -106,6 +106,12 @@ uint32_t bs_get_md_page_size(const struct blob_store *bs);
 uint32_t bs_get_io_unit_size(const struct blob_store *bs);
 uint64_t bs_get_free_cluster_count(const struct blob_store *bs);
 uint64_t bs_get_total_data_cluster_count(const struct blob_store *bs);
+/*
+ * The largest size in bytes the store could grow to with bs_grow_live (spec
+ * §8): what the pages reserved for the cluster mask can describe,
+ * ((R x md_page_size) - 5) x 8 clusters (at most 2^32 - 1) x cluster size.
+ */
+uint64_t bs_get_max_growable_size(const struct blob_store *bs);
 struct bs_dev *bs_get_dev(struct blob_store *bs);
 void bs_get_bstype(const struct blob_store *bs, char bstype[BS_BSTYPE_LEN]);
 
@@ -141,7 +147,12 @@ void bs_open_blob(struct blob_store *bs, blob_id id, blob_op_with_handle_complet
 		  void *cb_arg);
 /* Drops a reference; the last close persists pending metadata. */
 void blob_close(struct blob *blob, blob_op_complete cb, void *cb_arg);
-/* Deletes a closed blob (spec §6.6); a snapshot with one clone is merged into it. */
+/*
+ * Deletes a blob nobody has open (spec §6.6); -EBUSY if someone does. A
+ * snapshot with one clone is merged into the clone, and may be deleted
+ * while that clone is open and in use (the clone's own hold on its parent
+ * does not count as "open"); one with more clones: -EBUSY.
+ */
 void bs_delete_blob(struct blob_store *bs, blob_id id, blob_op_complete cb, void *cb_arg);
 /* Iterates every blob that opens (spec §10.11: blobs that fail to open are skipped). */
 void bs_iter_first(struct blob_store *bs, blob_op_with_handle_complete cb, void *cb_arg);

@@ -53,7 +53,12 @@ struct lvs_opts {
 	char name[LVS_NAME_MAX];
 	uint32_t num_md_pages_per_cluster_ratio;  /* default 100 */
 	uint32_t md_page_size;                    /* 0 = max(4096, phys block) */
-	/* Opens external snapshots of esnap clones (the bdev module supplies it). */
+	/*
+	 * Opens external snapshots of esnap clones (the bdev module supplies
+	 * it). Called as esnap_bs_dev_create(esnap_ctx, blob_ctx = the struct
+	 * lvol_store *, blob, id, id_len, &dev), also while the store is still
+	 * loading; a non-zero return makes that lvol degraded (still listed).
+	 */
 	bs_esnap_dev_create esnap_bs_dev_create;
 	void *esnap_ctx;
 };
@@ -69,8 +74,9 @@ typedef void (*lvol_op_with_handle_complete)(void *cb_arg, struct lvol *lvol, in
 /*
  * Creates a store on dev (which it then owns): blobstore init with type
  * LVOLSTORE, super blob with "uuid" and "name" (spec §7.5). Returns
- * -EEXIST at once if the name is taken, -EINVAL for a bad name/options;
- * otherwise cb later.
+ * -EEXIST at once if the name is taken, -EINVAL for a bad name/options
+ * (the caller then still owns dev); otherwise cb later (on failure the
+ * device has been released).
  */
 int lvs_init(struct bs_dev *dev, const struct lvs_opts *opts, lvs_op_with_handle_complete cb,
 	     void *cb_arg);
@@ -133,11 +139,14 @@ void lvol_rename(struct lvol *lvol, const char *new_name, lvol_op_complete cb, v
 void lvol_resize(struct lvol *lvol, uint64_t size_bytes, lvol_op_complete cb, void *cb_arg);
 void lvol_set_read_only(struct lvol *lvol, lvol_op_complete cb, void *cb_arg);
 /*
- * Deletes the lvol. -EBUSY while a consumer has it open (lvol_open), or
- * when it is a snapshot with more than one clone; a snapshot with one
- * clone is merged into that clone.
+ * Deletes the lvol. -EBUSY while a consumer has it open (lvol_open) or an
+ * operation on it is in flight; -EPERM when it is a snapshot with more
+ * than one clone (the RPC's "Operation not permitted"); a snapshot with
+ * one clone is merged into that clone.
  */
 void lvol_destroy(struct lvol *lvol, lvol_op_complete cb, void *cb_arg);
+/* False for a snapshot with more than one clone (lvol_destroy would refuse). */
+bool lvol_is_deletable(const struct lvol *lvol);
 void lvol_inflate(struct lvol *lvol, lvol_op_complete cb, void *cb_arg);
 void lvol_decouple_parent(struct lvol *lvol, lvol_op_complete cb, void *cb_arg);
 void lvol_set_parent(struct lvol *lvol, struct lvol *snapshot, lvol_op_complete cb,
@@ -156,6 +165,7 @@ struct lvol *lvol_first(struct lvol_store *lvs);
 struct lvol *lvol_next(struct lvol *prev);
 
 const char *lvol_get_name(const struct lvol *lvol);
+/* All zero when the volume's "uuid" xattr was missing or malformed (spec §7.2). */
 const struct lv_uuid *lvol_get_uuid(const struct lvol *lvol);
 struct lvol_store *lvol_get_store(const struct lvol *lvol);
 struct blob *lvol_get_blob(struct lvol *lvol);

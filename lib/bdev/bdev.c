@@ -736,9 +736,22 @@ bdev_unregister_by_name(const char *name, struct bdev_module *module,
 			void (*cb)(void *cb_arg, int rc), void *cb_arg)
 {
 	struct bdev *bdev = bdev_get_by_name(name);
+	struct bdev_module *claimer;
 
 	if (bdev == NULL || (module != NULL && bdev->module != module))
 		return -ENODEV;
+	/*
+	 * A module deleting its own bdev on request (bdev_malloc_delete, ...)
+	 * must not pull it from under the module that claims it (an lvol
+	 * store on it): the user deletes the claimer first. A hot-remove
+	 * (module NULL) goes ahead; the claimer gets BDEV_EVENT_REMOVE.
+	 */
+	claimer = module != NULL ? bdev_get_claim_module(bdev) : NULL;
+	if (claimer != NULL) {
+		LOG_ERR("%s: %s is claimed by module %s; not deleting it", module->name,
+			bdev->name, claimer->name);
+		return -EBUSY;
+	}
 	bdev_unregister(bdev, cb, cb_arg);
 	return 0;
 }

@@ -5,7 +5,8 @@
  * bdev_examine and bdev_set_options — written only against the public bdev
  * API (bdev.h, and bdev_module.h for bdev_info_json and the layer's
  * options). Back-end specific methods (bdev_malloc_create, ...) live with
- * their modules.
+ * their modules; the delete methods they all have in the same form share
+ * rpc_bdev_delete_reply, here.
  *
  * Error conventions, per method as the spec lists them: a parameter set
  * that does not decode answers -32603 "spdk_json_decode_object failed"
@@ -962,6 +963,38 @@ rpc_bdev_examine(struct jsonrpc_request *req, const json_t *params)
 	free(p.name);
 }
 RPC_REGISTER("bdev_examine", rpc_bdev_examine, RPC_STATE_RUNTIME)
+
+/* ---- the back ends' bdev_<kind>_delete ------------------------------------ */
+
+static void
+delete_unregistered(void *cb_arg, int rc)
+{
+	struct jsonrpc_request *req = cb_arg;
+
+	if (rc != 0) {
+		jsonrpc_send_errno(req, rc);
+	} else {
+		jsonrpc_send_bool(req, true);
+	}
+}
+
+void
+rpc_bdev_delete_reply(struct jsonrpc_request *req, const json_t *params,
+		      struct bdev_module *module)
+{
+	struct name_params p = { 0 };
+	int rc;
+
+	if (rpc_decode_object(params, name_decoders, COUNTOF(name_decoders), &p) != 0) {
+		jsonrpc_send_error(req, JSONRPC_ERROR_INTERNAL_ERROR, DECODE_FAILED);
+	} else {
+		rc = bdev_unregister_by_name(p.name, module, delete_unregistered, req);
+		if (rc != 0) {
+			jsonrpc_send_errno(req, rc);
+		}
+	}
+	free(p.name);
+}
 
 /* ---- bdev_set_options ---------------------------------------------------- */
 

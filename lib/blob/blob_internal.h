@@ -166,8 +166,17 @@ struct blob_store {
 	TAILQ_HEAD(, bs_dirty_waiter) dirty_waiters;
 
 	/* Open (and opening / deleting) blobs. */
-	TAILQ_HEAD(, blob) blobs;
+	TAILQ_HEAD(blob_list, blob) blobs;
 	uint32_t num_open_blobs;
+	/*
+	 * The same handles indexed by root page (blob.c): open_index[p] is the
+	 * handle of the blob whose id names page p, or NULL. It makes
+	 * bs_find_blob O(1) (a store keeps thousands of blobs open: the lvol
+	 * layer holds every lvol's blob). Put handles in and take them out
+	 * with bs_blob_link / bs_blob_unlink only: nothing else may change
+	 * the list, so the two always agree.
+	 */
+	struct blob **open_index;         /* [md_len] */
 	/* Metadata operations in flight that hold no open blob (deletes, set_super). */
 	uint32_t md_ops_in_flight;
 	bool unloading;
@@ -437,8 +446,23 @@ void bs_create_blob_internal(struct blob_store *bs, const struct blob_opts *opts
 			     const struct blob_xattr_opts *internal_xattrs,
 			     blob_op_with_id_complete cb, void *cb_arg);
 
-/* The open (or loading / closing / deleting) blob with this id, or NULL. */
+/* The open (or loading / closing / deleting) blob with this id, or NULL. O(1). */
 struct blob *bs_find_blob(struct blob_store *bs, blob_id id);
+
+/*
+ * Adds a handle to bs->blobs and the open index (blob.c). Its id must be
+ * valid and have no handle yet (a blob has at most one).
+ */
+void bs_blob_link(struct blob_store *bs, struct blob *blob);
+/* Takes a handle out of bs->blobs and the open index; the caller frees it. */
+void bs_blob_unlink(struct blob_store *bs, struct blob *blob);
+
+/*
+ * How many of blob's open references are held by the parent handles of
+ * its clones (open handles c with c->parent == blob; each holds exactly
+ * one, see struct blob). O(md_len) when blob has clones, else O(1).
+ */
+uint32_t bs_clone_parent_refs(struct blob_store *bs, const struct blob *blob);
 
 /*
  * Persists the blob (spec §6.3 in the safe order of doc/on-disk-format.md):
@@ -546,6 +570,15 @@ const struct bsf_xattr *blob_xattrs_find(const struct blob_xattrs *xs, const cha
  */
 void blob_load_md(struct blob *blob, blob_op_complete cb, void *cb_arg);
 
+/*
+ * Drops one open reference of `blob` that is known not to be the last
+ * (ref > 1), synchronously: no persist, no teardown, no callback. For
+ * references a structure holds on behalf of another (a clone's parent
+ * handle) when that structure lets go while a reference of the caller
+ * keeps the blob open.
+ */
+void blob_unref_held(struct blob *blob);
+
 /* A zeroed handle for blob `id` (blob.c); NULL on -ENOMEM. */
 struct blob *blob_alloc(struct blob_store *bs, blob_id id);
 /* Frees a handle and everything it owns (not its parent / esnap device). */
@@ -597,9 +630,36 @@ void snapshot_fixup_after_load(struct blob_store *bs, bs_op_complete cb, void *c
 
 /*
  * Delete of a snapshot with exactly one clone (spec §6.6 second part, with
- * the copy-on-write extent-page merge of doc/on-disk-format.md). `snap` is
- * opened by bs_delete_blob (ref == 1, the caller's); the hook owns that
- * reference and must end with blob_delete_opened(snap, ...) or close it.
+ * the copy-on-write extent-page merge of doc/on-disk-format.md).
+ *
+ * bs_delete_blob calls it only when all of these hold, on the md thread:
+ *  - the parent index names exactly one clone of `snap`: clone_id
+ *    (bs_parent_index_clone_count(bs, snap->id) == 1);
+ *  - snap->state == BLOB_STATE_OPEN and snap->ref == 1 + r, where
+ *    r = bs_clone_parent_refs(bs, snap) is 0 or 1:
+ *      * 1 reference is the delete's own (bs_delete_blob opened snap). The
+ *        hook owns it and must end with blob_delete_opened(snap, ...) once
+ *        snap->ref is back to 1, or blob_close(snap, ...) to give up;
+ *      * r == 1 when the clone is open (OPEN or CLOSING) with
+ *        clone->parent == snap: that reference belongs to the clone's
+ *        parent handle (not to a bs_dev: io.c reads a clone's parent
+ *        through clone->parent; dev_blob.c is not involved). The clone may
+ *        be held open by anyone (the lvol layer keeps every blob open) and
+ *        have I/O in flight that reads through snap, and so may any open
+ *        blob whose chain passes through the clone.
+ *    No other reference exists: nobody else has snap open, and no
+ *    operation holds it (an operation of snapshot.c on the CLONE may
+ *    still be running: check clone->snap_priv).
+ *  - When r == 0 the clone is closed (or still LOADING for another opener:
+ *    its open then gives snap one more parent reference when it
+ *    completes). Opening the clone (bs_open_blob) makes it r == 1.
+ * What the hook must do about the clone's reference: with the clone's I/O
+ * (and that of every open blob reading through snap) frozen, move
+ * snap->parent / snap->back_bs_dev to the clone and drop the reference
+ * the clone held on snap with blob_unref_held(snap) (never blob_close:
+ * that reference is not the last). The delete's own reference then
+ * remains alone (ref == 1) for blob_delete_opened.
+ * Errors the hook reports reach bs_delete_blob's caller as they are.
  * Stub: closes snap and completes -ENOTSUP.
  */
 void snapshot_delete_merge(struct blob *snap, blob_id clone_id, blob_op_complete cb,

@@ -125,9 +125,10 @@ blob_resolve_src(struct blob *blob, uint64_t slot, struct blob_src *src)
 		}
 		dev = b->back_bs_dev;
 		if (dev == NULL) {
-			/* An esnap clone whose device did not open is unusable. */
+			/* An esnap clone whose device did not open is unusable
+			 * (but listed): its reads of the device fail -ENODEV. */
 			if (b->invalid_flags & BSF_INVALID_EXTERNAL_SNAPSHOT)
-				return -EIO;
+				return -ENODEV;
 			return 0;          /* thin without parent, or thick */
 		}
 		if (dev->blocklen == 0 || bs->io_unit_size % dev->blocklen != 0)

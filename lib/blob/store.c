@@ -472,6 +472,27 @@ bs_parent_index_clone_count(const struct blob_store *bs, blob_id parent)
 	return bs->clones_of[p];
 }
 
+uint32_t
+bs_clone_parent_refs(struct blob_store *bs, const struct blob *blob)
+{
+	uint32_t p, total, seen = 0, refs = 0;
+
+	if (!index_page(bs, blob->id, &p))
+		return 0;
+	total = bs->clones_of[p];
+	for (uint32_t c = 0; c < bs->layout.md_len && seen < total; c++) {
+		struct blob *clone;
+
+		if (bs->parent_of[c] != p + 1)
+			continue;
+		seen++;
+		clone = bs_find_blob(bs, bsf_page_to_blobid(c));
+		if (clone != NULL && clone->parent == blob)
+			refs++;
+	}
+	return refs;
+}
+
 blob_id
 bs_get_parent_snapshot(struct blob_store *bs, blob_id id)
 {
@@ -590,8 +611,9 @@ bs_setup_geometry(struct blob_store *bs)
 	bs->used_clusters = bit_array_create(l->total_clusters);
 	bs->parent_of = calloc(l->md_len, sizeof(uint32_t));
 	bs->clones_of = calloc(l->md_len, sizeof(uint32_t));
+	bs->open_index = calloc(l->md_len, sizeof(struct blob *));
 	if (bs->used_md_pages == NULL || bs->used_blobids == NULL || bs->used_clusters == NULL ||
-	    bs->parent_of == NULL || bs->clones_of == NULL)
+	    bs->parent_of == NULL || bs->clones_of == NULL || bs->open_index == NULL)
 		return -ENOMEM;
 	return 0;
 }
@@ -621,6 +643,7 @@ bs_free(struct blob_store *bs)
 	bit_array_free(&bs->bad_blobs);
 	free(bs->parent_of);
 	free(bs->clones_of);
+	free(bs->open_index);
 	env_dma_free(bs->super_buf);
 	if (bs->md_ch != NULL)
 		dev->destroy_channel(dev, bs->md_ch);
@@ -1549,6 +1572,13 @@ uint64_t
 bs_get_total_data_cluster_count(const struct blob_store *bs)
 {
 	return bs->total_clusters - bs->num_md_clusters;
+}
+
+/* Spec §8: ((R × md_page_size) − 5) × 8 × cluster_size, R = cluster-mask pages. */
+uint64_t
+bs_get_max_growable_size(const struct blob_store *bs)
+{
+	return bsf_layout_max_clusters(&bs->layout) * (uint64_t)bs->cluster_sz;
 }
 
 struct bs_dev *

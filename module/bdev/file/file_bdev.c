@@ -62,9 +62,6 @@ LOG_REGISTER_COMPONENT(aio)
  * two below its ~2 GiB per-call limit, so any block size divides it). */
 #define FILE_MAX_TRANSFER (1u << 30)
 
-static struct bdev_module g_aio_module;
-static struct bdev_module g_uring_module;
-
 void
 file_opts_init(struct file_opts *opts, size_t size)
 {
@@ -423,18 +420,7 @@ find_disk(const char *name, bool uring)
 int
 file_disk_delete(const char *name, bool uring, void (*cb)(void *cb_arg, int rc), void *cb_arg)
 {
-	struct bdev *bdev = find_disk(name, uring);
-
-	if (bdev == NULL) {
-		return -ENODEV;
-	}
-	if (bdev_is_claimed(bdev)) {
-		LOG_ERR("%s is claimed by module %s; not deleting it", bdev_get_name(bdev),
-			bdev_get_claim_module(bdev) ? bdev_get_claim_module(bdev)->name : "?");
-		return -EBUSY;
-	}
-	bdev_unregister(bdev, cb, cb_arg);
-	return 0;
+	return bdev_unregister_by_name(name, uring ? &g_uring_module : &g_aio_module, cb, cb_arg);
 }
 
 int
@@ -489,7 +475,7 @@ file_get_ctx_size(void)
 	return sizeof(struct file_io);
 }
 
-static struct bdev_module g_aio_module = {
+struct bdev_module g_aio_module = {
 	.name = "aio",
 	.module_init = file_module_init,
 	.module_fini = file_module_fini,
@@ -497,7 +483,7 @@ static struct bdev_module g_aio_module = {
 };
 BDEV_MODULE_REGISTER(aio, &g_aio_module)
 
-static struct bdev_module g_uring_module = {
+struct bdev_module g_uring_module = {
 	.name = "uring",
 	.module_init = file_module_init,
 	.module_fini = file_module_fini,

@@ -141,6 +141,10 @@ struct file_opts {
 };
 void file_opts_init(struct file_opts *opts, size_t size);
 
+/* The two modules: bdev->module of "aio" and of "uring" bdevs. */
+extern struct bdev_module g_aio_module;
+extern struct bdev_module g_uring_module;
+
 /*
  * Opens and registers a file bdev (app thread). uring: a "uring" bdev on
  * the io_uring engine (-ENOTSUP when io_uring is unavailable); otherwise

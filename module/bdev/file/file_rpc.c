@@ -143,38 +143,9 @@ rpc_bdev_uring_create(struct jsonrpc_request *req, const json_t *params)
 RPC_REGISTER("bdev_uring_create", rpc_bdev_uring_create, RPC_STATE_RUNTIME)
 
 static void
-delete_done(void *cb_arg, int rc)
-{
-	struct jsonrpc_request *req = cb_arg;
-
-	if (rc != 0) {
-		jsonrpc_send_errno(req, rc);
-	} else {
-		jsonrpc_send_bool(req, true);
-	}
-}
-
-static void
-do_delete(struct jsonrpc_request *req, const json_t *params, bool uring)
-{
-	struct name_params p = { 0 };
-	int rc;
-
-	if (rpc_decode_object(params, name_decoders, COUNTOF(name_decoders), &p) != 0) {
-		jsonrpc_send_error(req, JSONRPC_ERROR_INTERNAL_ERROR, DECODE_FAILED);
-	} else {
-		rc = file_disk_delete(p.name, uring, delete_done, req);
-		if (rc != 0) {
-			jsonrpc_send_errno(req, rc);
-		}
-	}
-	free(p.name);
-}
-
-static void
 rpc_bdev_aio_delete(struct jsonrpc_request *req, const json_t *params)
 {
-	do_delete(req, params, false);
+	rpc_bdev_delete_reply(req, params, &g_aio_module);
 }
 RPC_REGISTER("bdev_aio_delete", rpc_bdev_aio_delete, RPC_STATE_RUNTIME)
 RPC_REGISTER_ALIAS(delete_aio_bdev, bdev_aio_delete)
@@ -182,7 +153,7 @@ RPC_REGISTER_ALIAS(delete_aio_bdev, bdev_aio_delete)
 static void
 rpc_bdev_uring_delete(struct jsonrpc_request *req, const json_t *params)
 {
-	do_delete(req, params, true);
+	rpc_bdev_delete_reply(req, params, &g_uring_module);
 }
 RPC_REGISTER("bdev_uring_delete", rpc_bdev_uring_delete, RPC_STATE_RUNTIME)
 

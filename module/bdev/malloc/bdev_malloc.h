@@ -12,6 +12,10 @@
 #include "lvstor/util.h"
 
 struct bdev;
+struct bdev_module;
+
+/* The "malloc" module (its bdevs' bdev->module; bdev_malloc_delete uses it). */
+extern struct bdev_module g_malloc_module;
 
 /* The parameters of bdev_malloc_create (spec/rpc.md §2.2.3). */
 struct malloc_opts {

@@ -37,7 +37,8 @@
  *
  * Metadata (md_size) and protection information (dif_type) are accepted
  * by the RPC but not implemented: a non-zero value is refused with
- * -EINVAL and a log line saying so.
+ * -EINVAL and a log line saying so. That check and the geometry's are the
+ * null module's too, and live in module/bdev/common/create_geometry.c.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -50,6 +51,7 @@
 #include "lvstor/log.h"
 #include "lvstor/util.h"
 
+#include "../common/create_geometry.h"
 #include "bdev_malloc.h"
 
 /*
@@ -71,7 +73,6 @@ struct malloc_disk {
 	int32_t numa_id;
 };
 
-static struct bdev_module g_malloc_module;
 /* The io_device all malloc bdevs share (its channels carry no state). */
 static int g_malloc_io_device;
 /* Next N tried for an automatic "MallocN" name. */
@@ -300,28 +301,15 @@ numa_node_exists(int32_t id)
 static int
 check_opts(const struct malloc_opts *o)
 {
-	if (o->num_blocks == 0) {
-		LOG_ERR("malloc: num_blocks must be greater than 0");
-		return -EINVAL;
-	}
-	if (o->block_size < 512 || (o->block_size & (o->block_size - 1)) != 0) {
-		LOG_ERR("malloc: block_size %u is not a power of two of at least 512",
-			o->block_size);
-		return -EINVAL;
-	}
-	if (o->physical_block_size % 512 != 0) {
-		LOG_ERR("malloc: physical_block_size %u is not a multiple of 512",
-			o->physical_block_size);
-		return -EINVAL;
-	}
-	if (o->md_size != 0 || o->dif_type != 0) {
-		LOG_ERR("malloc: metadata is not supported (md_size %u, dif_type %d): "
-			"create the bdev without md_size/dif_type", o->md_size, (int)o->dif_type);
-		return -EINVAL;
-	}
-	if (o->dif_pi_format > 2) {
-		LOG_ERR("malloc: dif_pi_format %u is not 0, 1 or 2", o->dif_pi_format);
-		return -EINVAL;
+	const struct bdev_create_geometry g = {
+		.num_blocks = o->num_blocks, .block_size = o->block_size,
+		.physical_block_size = o->physical_block_size, .md_size = o->md_size,
+		.dif_type = o->dif_type, .dif_pi_format = o->dif_pi_format,
+	};
+	int rc = bdev_create_geometry_check("malloc", &g);
+
+	if (rc != 0) {
+		return rc;
 	}
 	if (!numa_node_exists(o->numa_id)) {
 		LOG_ERR("malloc: NUMA node %d does not exist", (int)o->numa_id);
@@ -416,18 +404,7 @@ malloc_disk_create(const struct malloc_opts *opts_in, struct bdev **bdev_out)
 int
 malloc_disk_delete(const char *name, void (*cb)(void *cb_arg, int rc), void *cb_arg)
 {
-	struct bdev *bdev = bdev_get_by_name(name);
-
-	if (bdev == NULL || bdev->module != &g_malloc_module) {
-		return -ENODEV;
-	}
-	if (bdev_is_claimed(bdev)) {
-		LOG_ERR("malloc: %s is claimed by module %s; not deleting it", bdev_get_name(bdev),
-			bdev_get_claim_module(bdev) ? bdev_get_claim_module(bdev)->name : "?");
-		return -EBUSY;
-	}
-	bdev_unregister(bdev, cb, cb_arg);
-	return 0;
+	return bdev_unregister_by_name(name, &g_malloc_module, cb, cb_arg);
 }
 
 /* ---- module --------------------------------------------------------------- */
@@ -450,7 +427,7 @@ malloc_module_fini(void)
 	io_device_unregister(&g_malloc_io_device, NULL);
 }
 
-static struct bdev_module g_malloc_module = {
+struct bdev_module g_malloc_module = {
 	.name = "malloc",
 	.module_init = malloc_module_init,
 	.module_fini = malloc_module_fini,

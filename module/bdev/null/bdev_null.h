@@ -12,6 +12,10 @@
 #include "lvstor/util.h"
 
 struct bdev;
+struct bdev_module;
+
+/* The "null" module (its bdevs' bdev->module; bdev_null_delete uses it). */
+extern struct bdev_module g_null_module;
 
 /* The parameters of bdev_null_create (spec/rpc.md §2.2.5). */
 struct null_opts {

@@ -21,7 +21,8 @@
  *
  * Metadata (md_size) and protection information (dif_type) are accepted
  * by the RPC but not implemented: a non-zero value is refused with
- * -EINVAL and a log line saying so.
+ * -EINVAL and a log line saying so. That check and the geometry's are the
+ * malloc module's too, and live in module/bdev/common/create_geometry.c.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -31,6 +32,7 @@
 #include "lvstor/log.h"
 #include "lvstor/util.h"
 
+#include "../common/create_geometry.h"
 #include "bdev_null.h"
 
 struct null_disk {
@@ -48,7 +50,6 @@ static const char *const g_hint_names[5] = {
 	"preferred_unmap_alignment", "preferred_unmap_granularity",
 };
 
-static struct bdev_module g_null_module;
 /* The io_device all null bdevs share (its channels carry no state). */
 static int g_null_io_device;
 
@@ -169,33 +170,17 @@ static const struct bdev_fn_table g_null_fn_table = {
 static int
 check_opts(const struct null_opts *o)
 {
+	const struct bdev_create_geometry g = {
+		.num_blocks = o->num_blocks, .block_size = o->block_size,
+		.physical_block_size = o->physical_block_size, .md_size = o->md_size,
+		.dif_type = o->dif_type, .dif_pi_format = o->dif_pi_format,
+	};
+
 	if (o->name == NULL || o->name[0] == '\0') {
 		LOG_ERR("null: a name is required");
 		return -EINVAL;
 	}
-	if (o->num_blocks == 0) {
-		LOG_ERR("null: num_blocks must be greater than 0");
-		return -EINVAL;
-	}
-	if (o->block_size < 512 || (o->block_size & (o->block_size - 1)) != 0) {
-		LOG_ERR("null: block_size %u is not a power of two of at least 512", o->block_size);
-		return -EINVAL;
-	}
-	if (o->physical_block_size % 512 != 0) {
-		LOG_ERR("null: physical_block_size %u is not a multiple of 512",
-			o->physical_block_size);
-		return -EINVAL;
-	}
-	if (o->md_size != 0 || o->dif_type != 0) {
-		LOG_ERR("null: metadata is not supported (md_size %u, dif_type %d): "
-			"create the bdev without md_size/dif_type", o->md_size, (int)o->dif_type);
-		return -EINVAL;
-	}
-	if (o->dif_pi_format > 2) {
-		LOG_ERR("null: dif_pi_format %u is not 0, 1 or 2", o->dif_pi_format);
-		return -EINVAL;
-	}
-	return 0;
+	return bdev_create_geometry_check("null", &g);
 }
 
 int
@@ -254,18 +239,7 @@ null_disk_create(const struct null_opts *opts_in, struct bdev **bdev_out)
 int
 null_disk_delete(const char *name, void (*cb)(void *cb_arg, int rc), void *cb_arg)
 {
-	struct bdev *bdev = bdev_get_by_name(name);
-
-	if (bdev == NULL || bdev->module != &g_null_module) {
-		return -ENODEV;
-	}
-	if (bdev_is_claimed(bdev)) {
-		LOG_ERR("null: %s is claimed by module %s; not deleting it", bdev_get_name(bdev),
-			bdev_get_claim_module(bdev) ? bdev_get_claim_module(bdev)->name : "?");
-		return -EBUSY;
-	}
-	bdev_unregister(bdev, cb, cb_arg);
-	return 0;
+	return bdev_unregister_by_name(name, &g_null_module, cb, cb_arg);
 }
 
 /* ---- module --------------------------------------------------------------- */
@@ -283,7 +257,7 @@ null_module_fini(void)
 	io_device_unregister(&g_null_io_device, NULL);
 }
 
-static struct bdev_module g_null_module = {
+struct bdev_module g_null_module = {
 	.name = "null",
 	.module_init = null_module_init,
 	.module_fini = null_module_fini,

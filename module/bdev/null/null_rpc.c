@@ -17,24 +17,8 @@
 
 #define DECODE_FAILED "spdk_json_decode_object failed"
 
-struct create_params {
-	char *name;
-	uint64_t num_blocks;
-	uint32_t block_size;
-	uint32_t physical_block_size;
-	struct lv_uuid uuid;
-	uint32_t md_size;
-	int32_t dif_type;
-	bool dif_is_head_of_md;
-	uint32_t dif_pi_format;
-	uint32_t preferred_write_alignment;
-	uint32_t preferred_write_granularity;
-	uint32_t optimal_write_size;
-	uint32_t preferred_unmap_alignment;
-	uint32_t preferred_unmap_granularity;
-};
-
-#define F(field) offsetof(struct create_params, field)
+/* The keys decode straight into the module's options, defaults first. */
+#define F(field) offsetof(struct null_opts, field)
 static const struct rpc_object_decoder create_decoders[] = {
 	{ "name", F(name), rpc_decode_string, false },
 	{ "num_blocks", F(num_blocks), rpc_decode_uint64, false },
@@ -56,30 +40,15 @@ static const struct rpc_object_decoder create_decoders[] = {
 static void
 rpc_bdev_null_create(struct jsonrpc_request *req, const json_t *params)
 {
-	struct create_params p = { 0 };
 	struct null_opts opts;
 	struct bdev *bdev;
 	int rc;
 
-	if (rpc_decode_object(params, create_decoders, COUNTOF(create_decoders), &p) != 0) {
+	null_opts_init(&opts, sizeof(opts));
+	if (rpc_decode_object(params, create_decoders, COUNTOF(create_decoders), &opts) != 0) {
 		jsonrpc_send_error(req, JSONRPC_ERROR_INTERNAL_ERROR, DECODE_FAILED);
 		goto out;
 	}
-	null_opts_init(&opts, sizeof(opts));
-	opts.name = p.name;
-	opts.num_blocks = p.num_blocks;
-	opts.block_size = p.block_size;
-	opts.physical_block_size = p.physical_block_size;
-	opts.uuid = p.uuid;
-	opts.md_size = p.md_size;
-	opts.dif_type = p.dif_type;
-	opts.dif_is_head_of_md = p.dif_is_head_of_md;
-	opts.dif_pi_format = p.dif_pi_format;
-	opts.preferred_write_alignment = p.preferred_write_alignment;
-	opts.preferred_write_granularity = p.preferred_write_granularity;
-	opts.optimal_write_size = p.optimal_write_size;
-	opts.preferred_unmap_alignment = p.preferred_unmap_alignment;
-	opts.preferred_unmap_granularity = p.preferred_unmap_granularity;
 	rc = null_disk_create(&opts, &bdev);
 	if (rc != 0) {
 		jsonrpc_send_errno(req, rc);
@@ -87,46 +56,15 @@ rpc_bdev_null_create(struct jsonrpc_request *req, const json_t *params)
 	}
 	jsonrpc_send_result(req, json_string(bdev_get_name(bdev)));
 out:
-	free(p.name);
+	free((char *)opts.name);	/* rpc_decode_string's copy */
 }
 RPC_REGISTER("bdev_null_create", rpc_bdev_null_create, RPC_STATE_RUNTIME)
 RPC_REGISTER_ALIAS(construct_null_bdev, bdev_null_create)
 
-struct delete_params {
-	char *name;
-};
-
-static const struct rpc_object_decoder delete_decoders[] = {
-	{ "name", offsetof(struct delete_params, name), rpc_decode_string, false },
-};
-
-static void
-delete_done(void *cb_arg, int rc)
-{
-	struct jsonrpc_request *req = cb_arg;
-
-	if (rc != 0) {
-		jsonrpc_send_errno(req, rc);
-	} else {
-		jsonrpc_send_bool(req, true);
-	}
-}
-
 static void
 rpc_bdev_null_delete(struct jsonrpc_request *req, const json_t *params)
 {
-	struct delete_params p = { 0 };
-	int rc;
-
-	if (rpc_decode_object(params, delete_decoders, COUNTOF(delete_decoders), &p) != 0) {
-		jsonrpc_send_error(req, JSONRPC_ERROR_INTERNAL_ERROR, DECODE_FAILED);
-	} else {
-		rc = null_disk_delete(p.name, delete_done, req);
-		if (rc != 0) {
-			jsonrpc_send_errno(req, rc);
-		}
-	}
-	free(p.name);
+	rpc_bdev_delete_reply(req, params, &g_null_module);
 }
 RPC_REGISTER("bdev_null_delete", rpc_bdev_null_delete, RPC_STATE_RUNTIME)
 RPC_REGISTER_ALIAS(delete_null_bdev, bdev_null_delete)

@@ -11,12 +11,15 @@
  * operation touched must be entirely in its old state or entirely in its
  * new state, and in the new state whenever the operation was
  * acknowledged. A second pass tears the writes in flight at the cut in
- * 4 KiB units (the atomic unit the format requires).
+ * 4 KiB units (the atomic unit the format requires). The offline checker,
+ * lvstor-check, must accept every image twice: as the cut left it, and
+ * after the reload and a clean unload (ut_check_image.h).
  */
 #include <inttypes.h>
 
 #include "lvstor/log.h"
 #include "ut_bs.h"
+#include "ut_check_image.h"
 
 #define CL (16u * 1024u)
 #define DEV_BLOCKS (1024u * CL / 4096u)   /* 1024 clusters of 16 KiB */
@@ -544,7 +547,10 @@ sweep(const struct scenario *s)
 		run.base->destroy(run.base);
 		ut_poll_threads();
 
-		rc = ut_bs_load(image, &o, &bs);
+		/* lvstor-check accepts the image as the cut left it (dirty)... */
+		ut_check_image(image, UT_CHECK_CRASHED, "%s%s, cut after write %" PRIu64, s->name,
+			       g_torn ? " (torn)" : g_cached ? "" : " (write-through)", n);
+		rc = ut_bs_load(ut_fault_dev_create(image, NULL), &o, &bs);
 		if (rc != 0)
 			fail_msg("%s: cut after write %" PRIu64 " of %" PRIu64 ": load failed: %d",
 				 s->name, n, total, rc);
@@ -560,6 +566,11 @@ sweep(const struct scenario *s)
 		/* The bystander is untouched. */
 		assert_true(blob_shape(bs, run.sc.other, 3, 3, NULL));
 		assert_int_equal(ut_bs_unload(bs), 0);
+		/* ...and as the reload and a clean unload left it. */
+		ut_check_image(image, UT_CHECK_CLEAN, "%s%s, cut after write %" PRIu64, s->name,
+			       g_torn ? " (torn)" : g_cached ? "" : " (write-through)", n);
+		image->destroy(image);
+		ut_poll_threads();
 	}
 	print_message("  %s%s: %" PRIu64 " cut points\n", s->name,
 		      g_torn ? " (torn)" : g_cached ? "" : " (write-through)", total + 1);

@@ -17,8 +17,9 @@
  *  - the power-cut sweep over every device write of a sequence of first
  *    writes, with a volatile write cache and 4 KiB atomic units: after the
  *    reboot the store loads, every acknowledged write reads back, every
- *    other write is either fully there or its cluster unallocated, and no
- *    cluster is leaked or owned twice.
+ *    other write is either fully there or its cluster unallocated, no
+ *    cluster is leaked or owned twice, and lvstor-check accepts the image
+ *    as the cut left it and after the reload and a clean unload.
  *
  * Clones are made through internal API (the snapshot code is someone
  * else's): the SNAP internal xattr of a thin blob names its parent, which
@@ -28,6 +29,7 @@
  * pages.
  */
 #include "io_ut_helpers.h"
+#include "ut_check_image.h"
 #include "../common/ut_fault_dev.h"
 #include "../../../lib/blob/blob_internal.h"
 #include "../../../lib/blob/format.h"
@@ -947,7 +949,10 @@ sweep_check(struct bs_dev *image, blob_id id, bool clone, const uint8_t *pdata,
 	int rc;
 
 	rig_opts(&o, 0);
-	rc = ut_bs_load(image, &o, &bs);
+	/* lvstor-check accepts the image as the cut left it (dirty)... */
+	ut_check_image(image, UT_CHECK_CRASHED, "%s first writes, cut %lu",
+		       clone ? "clone" : "thin", (unsigned long)cut);
+	rc = ut_bs_load(ut_fault_dev_create(image, NULL), &o, &bs);
 	if (rc != 0)
 		fail_msg("cut %lu: the store does not load: %d", (unsigned long)cut, rc);
 	ch = bs_alloc_io_channel(bs);
@@ -981,6 +986,11 @@ sweep_check(struct bs_dev *image, blob_id id, bool clone, const uint8_t *pdata,
 	bs_free_io_channel(ch);
 	ut_poll_threads();
 	assert_int_equal(ut_bs_unload(bs), 0);
+	/* ...and as the reload and a clean unload left it. */
+	ut_check_image(image, UT_CHECK_CLEAN, "%s first writes, cut %lu",
+		       clone ? "clone" : "thin", (unsigned long)cut);
+	image->destroy(image);
+	ut_poll_threads();
 	free(r);
 	free(exp);
 }

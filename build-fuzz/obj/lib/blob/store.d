@@ -1,0 +1,22 @@
+build-fuzz/obj/lib/blob/store.o: lib/blob/store.c include/lvstor/env.h \
+  include/lvstor/log.h lib/blob/blob_internal.h include/lvstor/blob.h \
+  include/lvstor/bs_dev.h include/lvstor/thread.h \
+  include/lvstor/cpuset.h include/lvstor/util.h lib/blob/format.h
+
+include/lvstor/env.h:
+
+include/lvstor/log.h:
+
+lib/blob/blob_internal.h:
+
+include/lvstor/blob.h:
+
+include/lvstor/bs_dev.h:
+
+include/lvstor/thread.h:
+
+include/lvstor/cpuset.h:
+
+include/lvstor/util.h:
+
+lib/blob/format.h:

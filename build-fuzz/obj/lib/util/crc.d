@@ -1,0 +1,3 @@
+build-fuzz/obj/lib/util/crc.o: lib/util/crc.c include/lvstor/util.h
+
+include/lvstor/util.h:

@@ -1,0 +1,4 @@
+build-fuzz/obj/lib/util/histogram.o: lib/util/histogram.c \
+  include/lvstor/histogram.h
+
+include/lvstor/histogram.h:

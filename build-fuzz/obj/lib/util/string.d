@@ -1,0 +1,3 @@
+build-fuzz/obj/lib/util/string.o: lib/util/string.c include/lvstor/util.h
+
+include/lvstor/util.h:

@@ -1,0 +1,3 @@
+build-fuzz/obj/lib/util/uuid.o: lib/util/uuid.c include/lvstor/util.h
+
+include/lvstor/util.h:
