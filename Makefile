@@ -179,7 +179,7 @@ fuzz-build: $(foreach t,$(FUZZ_TARGETS),$(FUZZ_BUILD)/bin/$(t))
 fuzz:
 	@scripts/pkgdep.sh --fuzz
 	@$(MAKE) --no-print-directory fuzz-build
-	$(Q)for t in $(FUZZ_TARGETS); do \
+	$(Q)failed=""; for t in $(FUZZ_TARGETS); do \
 		mkdir -p $(FUZZ_BUILD)/corpus/$$t $(FUZZ_BUILD)/artifacts test/fuzz/corpus/$$t; \
 		echo "  FUZZ $$t for $(FUZZ_SECONDS) s (log: $(FUZZ_BUILD)/$$t.log)"; \
 		opts=""; \
@@ -192,11 +192,14 @@ fuzz:
 		grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb|#[0-9]+ +DONE)' \
 			$(FUZZ_BUILD)/$$t.log | sed 's/^/    /'; \
 		if [ $$rc -ne 0 ]; then \
-			tail -60 $(FUZZ_BUILD)/$$t.log; \
-			echo "FUZZ $$t: FAILED (exit $$rc; input in $(FUZZ_BUILD)/artifacts/)"; \
-			exit 1; \
+			grep -E -A40 '^==[0-9]+== *ERROR' $(FUZZ_BUILD)/$$t.log | head -60; \
+			grep -E '^artifact_prefix|Test unit written' $(FUZZ_BUILD)/$$t.log; \
+			echo "FUZZ $$t: FAILED (exit $$rc)"; \
+			failed="$$failed $$t"; \
 		fi; \
-	done
+	done; \
+	if [ -n "$$failed" ]; then echo "fuzz: FAILED:$$failed"; exit 1; fi; \
+	echo "fuzz: no crash, leak or hang"
 
 fuzz-corpus: $(FUZZ_BUILD)/bin/blob_md_corpus_gen
 	@mkdir -p test/fuzz/corpus/blob_md_fuzz

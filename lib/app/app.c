@@ -171,6 +171,23 @@ app_wait_init(struct jsonrpc_request *req)
 	g_wait_reqs[g_wait_count++] = req;
 }
 
+/*
+ * The daemon is ready: subsystems up and the --json document applied (its
+ * bdev section ends with bdev_wait_for_examine, so lvolstores on those
+ * bdevs are loaded). Only now does the RPC server read requests again, so
+ * a client that gets an answer sees the configured daemon (spec §1.12:
+ * "state becomes runtime before the socket is serviced").
+ */
+static void
+app_ready(void)
+{
+	if (g_rpc_up)
+		rpc_resume();
+	answer_waiters();
+	LOG_NOTICE("%s running", g_opts.name);
+	run_start_fn();
+}
+
 static void
 runtime_pass_done(int rc, void *ctx)
 {
@@ -179,7 +196,7 @@ runtime_pass_done(int rc, void *ctx)
 		app_stop_on_app_thread((void *)(intptr_t)1);
 		return;
 	}
-	run_start_fn();
+	app_ready();
 }
 
 static void
@@ -196,19 +213,16 @@ subsystems_ready(int rc, void *ctx)
 	}
 	g_runtime = true;
 	rpc_set_state(RPC_STATE_RUNTIME);
-	if (g_rpc_up)
-		rpc_resume();
+	/* framework_start_init answers now; the runtime entries follow (§1.12). */
 	if (g_start_init_req) {
 		jsonrpc_send_bool(g_start_init_req, true);
 		g_start_init_req = NULL;
 	}
-	answer_waiters();
-	LOG_NOTICE("%s running", g_opts.name);
 	if (g_config)
 		json_config_replay(g_config, RPC_STATE_RUNTIME, g_opts.json_ignore_init_errors,
 				   runtime_pass_done, NULL);
 	else
-		run_start_fn();
+		app_ready();
 }
 
 void
@@ -260,6 +274,9 @@ app_thread_start(void *ctx)
 		}
 		g_rpc_up = true;
 		LOG_NOTICE("RPC server listening on %s", g_opts.rpc_addr);
+		/* Without --wait-for-rpc nobody may talk to a half-started daemon. */
+		if (!g_opts.wait_for_rpc)
+			rpc_pause();
 	}
 	if (g_config)
 		json_config_replay(g_config, RPC_STATE_STARTUP, g_opts.json_ignore_init_errors,

@@ -280,8 +280,7 @@ chain_page(struct scan *s, const uint8_t *page)
 	int rc;
 
 	if (s->recovery) {
-		if (idx != s->root &&
-		    (!bsf_crc_ok(page) || bit_array_get(bs->used_md_pages, idx))) {
+		if (!bsf_crc_ok(page) || bit_array_get(bs->used_md_pages, idx)) {
 			/* §6.9: a bad CRC silently ends the chain. */
 			s->state = SCAN_EXTENTS;
 			return 0;

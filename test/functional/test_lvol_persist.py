@@ -220,9 +220,12 @@ def test_hot_remove_cascades_into_store_inside_lvol(lvstord, workdir):
     assert "base bdev %s is going away" % u in d.output()
 
 
-@pytest.mark.daemon_bug("bdev_aio_delete refuses a claimed bdev with -EBUSY "
-                        "(module/bdev/file/file_bdev.c); SPDK hot-removes it")
-def test_hot_remove_of_base_bdev(lvstord, workdir):
+def test_delete_of_claimed_base_bdev_is_refused(lvstord, workdir):
+    # Issue 3 lists "deleting a bdev that is claimed" as bad input: it gets
+    # its errno and changes nothing (SPDK would hot-remove the store). The
+    # store's reaction to its base really going away is covered by
+    # test/unit/bdev_lvol (base unregistered under it) and by the
+    # lvol-inside-lvol removal above.
     img = sparse_file(os.path.join(workdir, "hot.img"), 128 * MIB)
     d = lvstord()
     d.call("bdev_aio_create", {"name": "AIO0", "filename": img, "block_size": 4096})
@@ -232,28 +235,16 @@ def test_hot_remove_of_base_bdev(lvstord, workdir):
     d.call("bdev_lvol_create", {"lvol_name": "v1", "size_in_mib": 8, "lvs_name": "lvs0",
                                 "thin_provision": True})
     d.call("bdev_lvol_snapshot", {"lvol_name": "lvs0/v1", "snapshot_name": "s1"})
-    # A store inside an lvol: its base goes away when v0's bdev does.
+    # A store inside an lvol as well: nothing of either may change.
     d.call("bdev_lvol_create_lvstore", {"bdev_name": u, "lvs_name": "inner",
                                         "cluster_sz": MIB})
     d.call("bdev_lvol_create", {"lvol_name": "deep", "size_in_mib": 4, "lvs_name": "inner"})
     before = lvols_by_alias(d)
     assert len(lvol_bdevs(d)) == 4
 
-    assert d.call("bdev_aio_delete", {"name": "AIO0"}, timeout=20) is True
-    deadline = time.monotonic() + 10
-    while lvol_bdevs(d) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert lvol_bdevs(d) == {}
-    assert d.call("bdev_lvol_get_lvstores") == []
-    assert d.call("bdev_lvol_get_lvols") == []
-    assert err(d, "bdev_get_bdevs", {"name": "lvs0/v0"}) == errno_err(-19, "No such device")
-    assert d.call("spdk_get_version")["version"]
-
-    # The device comes back: examine finds the store (dirty: recovered) and everything in it.
-    d.call("bdev_aio_create", {"name": "AIO0", "filename": img, "block_size": 4096})
-    d.call("bdev_wait_for_examine")
-    after = lvols_by_alias(d)
-    assert {k: v["uuid"] for k, v in after.items()} == {k: v["uuid"] for k, v in before.items()}
+    assert err(d, "bdev_aio_delete", {"name": "AIO0"}) == errno_err(-16, "Device or resource busy")
+    assert "claimed" in d.output()
+    assert lvols_by_alias(d) == before
     assert len(lvol_bdevs(d)) == 4
     assert d.stop() == 0
     check_image(img, expect_clean=True)

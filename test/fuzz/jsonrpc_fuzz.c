@@ -2,14 +2,11 @@
  * libFuzzer target for lib/jsonrpc's request path: framing (scanner),
  * parsing with duplicate-key marking, token limit, envelopes, batches and
  * answers that arrive after the connection is gone. Not built by default:
+ * `make fuzz` builds it (with clang-built, instrumented archives of
+ * lib/{jsonrpc,thread,env,util,log} in build-fuzz/) and runs it for
+ * FUZZ_SECONDS from test/fuzz/corpus/jsonrpc_fuzz/; by hand:
  *
- *   make   # for the archives
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Iinclude \
- *     test/fuzz/jsonrpc_fuzz.c -Wl,--start-group build/lib/liblvstor_{jsonrpc,thread,env,util,log}.a \
- *     -Wl,--end-group \
- *     $(pkg-config --libs libdpdk libisal jansson uuid liburing) -lpthread -lm \
- *     -o build/jsonrpc_fuzz
- *   build/jsonrpc_fuzz -max_total_time=60
+ *   make fuzz-build && build-fuzz/bin/jsonrpc_fuzz -max_total_time=60
  *
  * The input's first byte picks the write size, so the same text is also
  * delivered in slices, the way a socket may deliver it.

@@ -272,6 +272,39 @@ test_broken_continuation_page_fails_only_its_blob(void **state)
 	ut_poll_threads();
 }
 
+/*
+ * Regression (found by make fuzz): a dirty store whose root page names
+ * itself as its next page made recovery claim the root again on every
+ * pass, forever. The chain must end at the already-claimed page, the
+ * store must load, and the other blob must still open.
+ */
+static void
+test_recovery_of_root_page_pointing_to_itself_terminates(void **state)
+{
+	struct bs_dev *base = bs_dev_mem_create(DEV_BLOCKS, 4096);
+	struct bs_dev *dev = ut_fault_dev_create(base, NULL);
+	struct bs_opts o = ut_bs_opts(CL, NULL);
+	struct blob_store *bs;
+	struct blob *blob;
+	blob_id id, other;
+	uint8_t *root;
+
+	assert_int_equal(ut_bs_init(dev, &o, &bs), 0);
+	other = ut_create_simple(bs, 2, false);
+	id = ut_create_simple(bs, 2, false);
+	assert_int_equal(ut_bs_unload(bs), 0);
+	root = md_page(base, bsf_blobid_to_page(id));
+	bsf_store_le32(root + BSF_PAGE_OFF_NEXT, bsf_blobid_to_page(id));
+	bsf_set_crc(root);
+	make_dirty(base);
+	assert_int_equal(ut_bs_load(ut_fault_dev_create(base, NULL), &o, &bs), 0);
+	assert_int_equal(ut_open(bs, other, &blob), 0);
+	assert_int_equal(ut_close(blob), 0);
+	assert_int_equal(ut_bs_unload(bs), 0);
+	base->destroy(base);
+	ut_poll_threads();
+}
+
 /* ---- the SPDK fixture ------------------------------------------------------------------- */
 
 #define FIXTURE_DEFAULT "../shared/fixtures/spdk-lvs-4k.img.xz"
@@ -565,6 +598,8 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_recovery_of_root_page_pointing_to_itself_terminates,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dirty_load_rebuilds_the_clean_masks, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_force_recover_on_clean_store, setup, teardown),

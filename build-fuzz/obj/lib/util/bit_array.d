@@ -1,4 +1,0 @@
-build-fuzz/obj/lib/util/bit_array.o: lib/util/bit_array.c \
-  include/lvstor/util.h
-
-include/lvstor/util.h:

@@ -1,3 +1,0 @@
-build-fuzz/obj/lib/util/crc.o: lib/util/crc.c include/lvstor/util.h
-
-include/lvstor/util.h:

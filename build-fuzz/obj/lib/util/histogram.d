@@ -1,4 +1,0 @@
-build-fuzz/obj/lib/util/histogram.o: lib/util/histogram.c \
-  include/lvstor/histogram.h
-
-include/lvstor/histogram.h:

@@ -1,3 +1,0 @@
-build-fuzz/obj/lib/util/uuid.o: lib/util/uuid.c include/lvstor/util.h
-
-include/lvstor/util.h:
