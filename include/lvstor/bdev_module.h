@@ -31,6 +31,15 @@ struct bdev_module {
 	bool async_init;
 	/* Called on the app thread at shutdown, after all its bdevs are gone. */
 	void (*module_fini)(void);
+	/*
+	 * Optional: called on the app thread at the very start of bdev_finish,
+	 * before any bdev is unregistered, so the module can wind down what
+	 * no bdev unregistration would tell it about (e.g. an lvolstore with
+	 * no lvol). The module must call bdev_module_fini_start_done() once,
+	 * from inside the call or later; modules run one after another in
+	 * registration order (only those whose module_init ran).
+	 */
+	void (*fini_start)(void);
 	/* Bytes of per-I/O context the module needs in each bdev_io. */
 	size_t (*get_ctx_size)(void);
 	/*
@@ -51,6 +60,8 @@ void bdev_module_register(struct bdev_module *module);
 	{ bdev_module_register(MODULE); }
 void bdev_module_init_done(struct bdev_module *module);
 void bdev_module_examine_done(struct bdev_module *module);
+/* The module's fini_start work is done: bdev_finish goes on. */
+void bdev_module_fini_start_done(struct bdev_module *module);
 struct bdev_module *bdev_module_find(const char *name);
 
 struct bdev_fn_table {
@@ -241,7 +252,7 @@ int bdev_set_opts(const struct bdev_opts *opts);
  */
 void bdev_initialize(void (*cb)(void *cb_arg, int rc), void *cb_arg);
 /*
- * Unregisters every bdev (leaves first: unclaimed before claimed), then
+ * Runs every module's fini_start, then unregisters every bdev (leaves first: unclaimed before claimed), then
  * runs every module's module_fini (reverse order) and frees the pool.
  * cb(cb_arg) on the calling thread.
  */

@@ -7,6 +7,9 @@
  *    string, which is registered as an alias unless it is the name) is
  *    unique across all registered bdevs, including those being removed:
  *    a name is free again only once the module's destruct has run.
+ *    Every such string is in the name index (g_bdev_names, a hash table
+ *    kept with the registry under g_bdev_lock), so lookups and the
+ *    collision check of bdev_register cost O(1) however many bdevs exist.
  *  - The registry (g_bdevs, names, descriptor lists, claims, status) is
  *    changed only under g_bdev_lock. This is the control path; the I/O
  *    path never takes the lock: what it needs (removal, QoS) is copied
@@ -87,31 +90,36 @@ bdev_io_type_parse(const char *name)
 
 /* ---- lookup ------------------------------------------------------------- */
 
-static bool
-internal_has_name(const struct bdev_internal *in, const char *name)
-{
-	const struct bdev_alias *a;
-
-	if (strcmp(in->bdev->name, name) == 0)
-		return true;
-	TAILQ_FOREACH(a, &in->aliases, link) {
-		if (strcmp(a->name, name) == 0)
-			return true;
-	}
-	return false;
-}
+/*
+ * The name index: every name and alias of every registered bdev (removing
+ * ones included), so that a lookup -- two per registration, one per open --
+ * costs O(1) rather than a walk of all bdevs and their aliases, which made
+ * loading thousands of lvols quadratic. Under g_bdev_lock.
+ */
+static struct hash_table g_bdev_names = HASH_TABLE_INITIALIZER;
 
 /* Any bdev (removing ones included) known by `name`. Under the lock. */
 static struct bdev_internal *
 find_locked(const char *name)
 {
-	struct bdev_internal *in;
+	struct hash_entry *e;
 
-	TAILQ_FOREACH(in, &g_bdevs, link) {
-		if (internal_has_name(in, name))
-			return in;
+	for (e = hash_table_first(&g_bdev_names, hash_str(name)); e != NULL;
+	     e = hash_table_next(e)) {
+		struct bdev_name *n = (struct bdev_name *)e;
+
+		if (strcmp(n->name, name) == 0)
+			return n->in;
 	}
 	return NULL;
+}
+
+static int
+name_index_add_locked(struct bdev_name *n, struct bdev_internal *in, const char *name)
+{
+	n->in = in;
+	n->name = name;
+	return hash_table_insert(&g_bdev_names, &n->he, hash_str(name));
 }
 
 struct bdev *
@@ -290,10 +298,27 @@ alias_append_locked(struct bdev_internal *in, const char *name)
 	if (a == NULL)
 		return -ENOMEM;
 	memcpy(a->name, name, len + 1);
+	if (name_index_add_locked(&a->idx, in, a->name) != 0) {
+		free(a);
+		return -ENOMEM;
+	}
 	TAILQ_INSERT_TAIL(&in->aliases, a, link);
 	return 0;
 }
 
+/* Takes the bdev's name and aliases out of the index (under the lock). */
+static void
+names_unindex_locked(struct bdev_internal *in)
+{
+	struct bdev_alias *a;
+
+	hash_table_remove(&g_bdev_names, &in->name_idx.he);
+	TAILQ_FOREACH(a, &in->aliases, link) {
+		hash_table_remove(&g_bdev_names, &a->idx.he);
+	}
+}
+
+/* Frees the aliases, already out of the index. */
 static void
 aliases_free(struct bdev_internal *in)
 {
@@ -364,13 +389,16 @@ bdev_register(struct bdev *bdev)
 		free(in);
 		return -EEXIST;
 	}
-	if (strcmp(in->uuid_str, bdev->name) != 0) {
+	rc = name_index_add_locked(&in->name_idx, in, bdev->name);
+	if (rc == 0 && strcmp(in->uuid_str, bdev->name) != 0) {
 		rc = alias_append_locked(in, in->uuid_str);
-		if (rc != 0) {
-			pthread_mutex_unlock(&g_bdev_lock);
-			free(in);
-			return rc;
-		}
+		if (rc != 0)
+			hash_table_remove(&g_bdev_names, &in->name_idx.he);
+	}
+	if (rc != 0) {
+		pthread_mutex_unlock(&g_bdev_lock);
+		free(in);
+		return rc;
 	}
 	bdev->internal = in;
 	TAILQ_INSERT_TAIL(&g_bdevs, in, link);
@@ -409,6 +437,7 @@ bdev_alias_del(struct bdev *bdev, const char *alias)
 	TAILQ_FOREACH(a, &bdev->internal->aliases, link) {
 		if (strcmp(a->name, alias) == 0) {
 			TAILQ_REMOVE(&bdev->internal->aliases, a, link);
+			hash_table_remove(&g_bdev_names, &a->idx.he);
 			free(a);
 			rc = 0;
 			break;
@@ -629,6 +658,8 @@ io_device_gone(void *io_device)
 
 	pthread_mutex_lock(&g_bdev_lock);
 	TAILQ_REMOVE(&g_bdevs, in, link);
+	/* bdev->name may die with destruct; the names are free again from here. */
+	names_unindex_locked(in);
 	pthread_mutex_unlock(&g_bdev_lock);
 	rc = bdev->fn_table->destruct(bdev->ctxt);
 	if (rc == 1)

@@ -34,6 +34,7 @@
 
 #include "lvstor/bdev.h"
 #include "lvstor/bdev_module.h"
+#include "lvstor/hash.h"
 #include "lvstor/histogram.h"
 #include "lvstor/thread.h"
 
@@ -121,8 +122,19 @@ struct bdev_io_internal {
 	struct iovec child_iovs[BDEV_IO_CHILD_IOVS];
 };
 
+/*
+ * One string that finds a bdev (its name or an alias), as an entry of
+ * bdev.c's name index (a hash table under g_bdev_lock).
+ */
+struct bdev_name {
+	struct hash_entry he;
+	struct bdev_internal *in;
+	const char *name;
+};
+
 struct bdev_alias {
 	TAILQ_ENTRY(bdev_alias) link;
+	struct bdev_name idx;
 	char name[];
 };
 
@@ -141,6 +153,7 @@ struct bdev_internal {
 	struct bdev *bdev;
 	TAILQ_ENTRY(bdev_internal) link;
 	TAILQ_HEAD(, bdev_alias) aliases;
+	struct bdev_name name_idx;	/* bdev->name in the name index */
 	char uuid_str[UUID_STRING_LEN];
 	enum bdev_status status;
 	TAILQ_HEAD(, bdev_desc) descs;

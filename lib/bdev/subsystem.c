@@ -6,10 +6,11 @@
  * Start-up: the bdev_io pool is sized from the largest per-I/O context any
  * registered module asks for, then each module's module_init runs in
  * registration order (an async_init module reports with
- * bdev_module_init_done()). Shut-down: bdevs are unregistered one at a
- * time, leaves first (an unclaimed bdev before a claimed one, so an lvol
- * goes before the base bdev its store claims), then module_fini runs in
- * reverse order and the pool is freed.
+ * bdev_module_init_done()). Shut-down: each module's fini_start runs first
+ * (one at a time, each reporting with bdev_module_fini_start_done()), then
+ * bdevs are unregistered one at a time, leaves first (an unclaimed bdev
+ * before a claimed one, so an lvol goes before the base bdev its store
+ * claims), then module_fini runs in reverse order and the pool is freed.
  *
  * Invariants:
  *  - Modules register from constructors, before main(); the list is only
@@ -250,6 +251,12 @@ static struct {
 	void (*cb)(void *cb_arg);
 	void *cb_arg;
 	struct poller *retry;
+	/* fini_start: the next module to call, the one being waited for. */
+	struct bdev_module *next;
+	unsigned next_index;
+	struct bdev_module *waiting;
+	bool in_call;		/* inside a module's fini_start */
+	bool done_inline;	/* the waited module reported from inside its call */
 } g_fini;
 
 static void unregister_next(void);
@@ -332,12 +339,57 @@ unregister_next(void)
 		g_fini.cb(g_fini.cb_arg);
 }
 
+/*
+ * Calls the fini_start of each initialised module in turn; a module that
+ * reports later (bdev_module_fini_start_done) resumes the walk from there.
+ * A report from inside the call is noted and the loop goes on, so a chain
+ * of synchronous modules does not recurse.
+ */
+static void
+fini_start_continue(void)
+{
+	while (g_fini.next != NULL && g_fini.next_index < g_modules_inited) {
+		struct bdev_module *m = g_fini.next;
+
+		g_fini.next = m->next;
+		g_fini.next_index++;
+		if (m->fini_start == NULL)
+			continue;
+		g_fini.waiting = m;
+		g_fini.done_inline = false;
+		g_fini.in_call = true;
+		m->fini_start();
+		g_fini.in_call = false;
+		if (!g_fini.done_inline)
+			return;    /* bdev_module_fini_start_done() continues */
+	}
+	g_fini.next = NULL;
+	unregister_next();
+}
+
+void
+bdev_module_fini_start_done(struct bdev_module *module)
+{
+	if (g_fini.waiting != module) {
+		LOG_ERR("bdev module %s: unexpected fini_start_done", module->name);
+		return;
+	}
+	g_fini.waiting = NULL;
+	if (g_fini.in_call)
+		g_fini.done_inline = true;    /* the loop in fini_start_continue goes on */
+	else
+		fini_start_continue();
+}
+
 void
 bdev_finish(void (*cb)(void *cb_arg), void *cb_arg)
 {
 	g_fini.cb = cb;
 	g_fini.cb_arg = cb_arg;
-	unregister_next();
+	g_fini.next = g_modules;
+	g_fini.next_index = 0;
+	g_fini.waiting = NULL;
+	fini_start_continue();
 }
 
 /* ---- the "bdev" subsystem ------------------------------------------------------- */

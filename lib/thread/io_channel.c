@@ -22,7 +22,9 @@
  *    g_devices_lock, which is taken only when a channel is created or
  *    destroyed or a walk starts or ends -- never by io_channel_get() on a
  *    channel that exists.
- *  - Once unregistered, a device is out of the list: io_channel_get()
+ *  - The registered devices are indexed by pointer in a hash table under
+ *    g_devices_lock (a list walk per register made registering thousands
+ *    of bdevs quadratic). Once unregistered, a device is out of the index: io_channel_get()
  *    returns NULL for it and the pointer may be registered again. Its
  *    unregister_cb runs, by message, on the unregistering thread once
  *    refcnt and for_each_count are both zero; exactly one of those events
@@ -38,11 +40,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lvstor/hash.h"
 #include "lvstor/log.h"
 #include "thread_internal.h"
 
 struct io_device {
-	TAILQ_ENTRY(io_device) link;
+	struct hash_entry he;	/* first: the entry is the device; under g_devices_lock */
 	void *io_device;
 	io_channel_create_cb create_cb;
 	io_channel_destroy_cb destroy_cb;
@@ -83,14 +86,17 @@ struct io_channel_iter {
 };
 
 static pthread_mutex_t g_devices_lock = PTHREAD_MUTEX_INITIALIZER;
-static TAILQ_HEAD(, io_device) g_devices = TAILQ_HEAD_INITIALIZER(g_devices);
+static struct hash_table g_devices = HASH_TABLE_INITIALIZER;
 
 static struct io_device *
 device_find_locked(void *io_device)
 {
-	struct io_device *dev;
+	struct hash_entry *e;
 
-	TAILQ_FOREACH(dev, &g_devices, link) {
+	for (e = hash_table_first(&g_devices, hash_ptr(io_device)); e != NULL;
+	     e = hash_table_next(e)) {
+		struct io_device *dev = (struct io_device *)e;
+
 		if (dev->io_device == io_device)
 			return dev;
 	}
@@ -124,7 +130,12 @@ io_device_register(void *io_device, io_channel_create_cb create_cb,
 		free(dev);
 		return;
 	}
-	TAILQ_INSERT_TAIL(&g_devices, dev, link);
+	if (hash_table_insert(&g_devices, &dev->he, hash_ptr(io_device)) != 0) {
+		pthread_mutex_unlock(&g_devices_lock);
+		LOG_ERR("io_device %s: out of memory", dev->name);
+		free(dev);
+		return;
+	}
 	pthread_mutex_unlock(&g_devices_lock);
 }
 
@@ -178,7 +189,7 @@ io_device_unregister(void *io_device, io_device_unregister_cb unregister_cb)
 		assert(false);
 		return;
 	}
-	TAILQ_REMOVE(&g_devices, dev, link);
+	hash_table_remove(&g_devices, &dev->he);
 	dev->unregister_cb = unregister_cb;
 	dev->unregister_thread = t;
 	t->pending_ops++;
@@ -454,11 +465,12 @@ io_devices_fini(void)
 	struct io_device *dev;
 
 	pthread_mutex_lock(&g_devices_lock);
-	while ((dev = TAILQ_FIRST(&g_devices)) != NULL) {
+	while ((dev = (struct io_device *)hash_table_any(&g_devices)) != NULL) {
 		LOG_WARN("io_device %s still registered at thread_lib_fini", dev->name);
-		TAILQ_REMOVE(&g_devices, dev, link);
+		hash_table_remove(&g_devices, &dev->he);
 		if (dev->refcnt == 0)
 			free(dev);
 	}
+	hash_table_fini(&g_devices);
 	pthread_mutex_unlock(&g_devices_lock);
 }

@@ -286,8 +286,6 @@ def test_shutdown_unloads_clean(lvstord, workdir, disk):
     check_image(img, expect_clean=True)
 
 
-@pytest.mark.daemon_bug("a store with no lvol has nothing that tells it shutdown began: "
-                        "needs a bdev_module fini_start hook in bdev_finish")
 def test_shutdown_unloads_empty_store_clean(lvstord, workdir, disk):
     img, cfg = disk
     d = start(lvstord, cfg)

@@ -40,7 +40,6 @@ struct lvs_bdev {
 	TAILQ_ENTRY(lvs_bdev) link;
 	uint32_t num_bdevs;                /* lvol bdevs registered, not yet destructed */
 	uint32_t ops;                      /* operations (RPCs) in flight on the store */
-	bool channels_registered;          /* io_device registered */
 	bool destroying;                   /* bdev_lvol_delete_lvstore */
 	bool removing;                     /* base bdev hot-removed */
 	bool unloading;                    /* shutdown */

@@ -53,8 +53,10 @@
  * time they are released. A store with no lvol bdev at all has nothing
  * that tells it shutdown began; bdev_finish unregisters its base and the
  * store is dropped as on hot-remove, without a clean superblock (it loads
- * through recovery). lvol_bdev_fini_start() is the hook that closes this
- * gap once the bdev layer calls modules at the start of bdev_finish.
+ * through recovery) -- unless the bdev layer's fini_start hook
+ * (lvol_fini_start -> lvol_bdev_fini_start) runs first, at the start of
+ * bdev_finish: it unloads those stores cleanly and holds bdev_finish
+ * until the unloads are written.
  *
  * Invariants:
  *  - A bdev claimed by this module is the base of exactly one lvs_bdev
@@ -93,11 +95,13 @@ static const char g_lvs_bstype[BS_BSTYPE_LEN] = "LVOLSTORE";
 static int lvol_module_init(void);
 static void lvol_module_fini(void);
 static void lvol_examine_disk(struct bdev *bdev);
+static void lvol_fini_start(void);
 
 struct bdev_module g_lvol_bdev_module = {
 	.name = "lvol",
 	.module_init = lvol_module_init,
 	.module_fini = lvol_module_fini,
+	.fini_start = lvol_fini_start,
 	.examine_disk = lvol_examine_disk,
 };
 BDEV_MODULE_REGISTER(lvol, &g_lvol_bdev_module)
@@ -112,6 +116,8 @@ struct held_destruct {
 };
 static struct held_destruct *g_held;
 static uint32_t g_unloads_pending;
+/* bdev_finish waits in fini_start until g_unloads_pending drops to 0. */
+static bool g_fini_start_waiting;
 
 static int
 lvol_module_init(void)
@@ -165,7 +171,6 @@ lvs_bdev_register_channels(struct lvs_bdev *lb)
 {
 	io_device_register(lb, lvs_channel_create, lvs_channel_destroy,
 			   sizeof(struct lvs_channel), "lvol_store");
-	lb->channels_registered = true;
 }
 
 struct lvs_bdev *
@@ -249,7 +254,6 @@ unregister_all(struct lvs_bdev *lb)
 static void
 release_channels(struct lvs_bdev *lb, void (*next)(void *io_device))
 {
-	lb->channels_registered = false;
 	io_device_unregister(lb, next);
 }
 
@@ -352,6 +356,23 @@ revive(struct lvs_bdev *lb)
 	register_all(lb);
 }
 
+/*
+ * Whether lib/lvol still has the store: a failed destroy keeps it when an
+ * lvol could not be deleted, but frees it when the last step (zeroing the
+ * superblock) failed. Compared by address only; nothing is dereferenced.
+ */
+static bool
+store_still_loaded(const struct lvol_store *lvs)
+{
+	struct lvol_store *l;
+
+	for (l = lvs_first(); l != NULL; l = lvs_next(l)) {
+		if (l == lvs)
+			return true;
+	}
+	return false;
+}
+
 static void
 destroyed(void *cb_arg, int rc)
 {
@@ -360,7 +381,9 @@ destroyed(void *cb_arg, int rc)
 	void *arg = lb->done_arg;
 
 	lb->done_cb = NULL;
-	if (rc == 0) {
+	if (rc == 0 || !store_still_loaded(lb->lvs)) {
+		if (rc != 0)
+			LOG_ERR("lvolstore destroy failed at its end: %s", strerror(-rc));
 		lvs_bdev_free(lb);
 	} else if (lb->removing) {
 		lb->destroying = false;
@@ -416,6 +439,10 @@ release_held(void)
 		bdev_destruct_done(&h->lvb->bdev, 0);
 		free(h->lvb);
 		free(h);
+	}
+	if (g_fini_start_waiting) {
+		g_fini_start_waiting = false;
+		bdev_module_fini_start_done(&g_lvol_bdev_module);
 	}
 }
 
@@ -481,6 +508,17 @@ lvol_bdev_fini_start(void)
 {
 	g_shutdown_started = true;
 	unload_idle_stores();
+}
+
+/* The bdev layer's fini_start: bdev_finish goes on once those unloads are written. */
+static void
+lvol_fini_start(void)
+{
+	lvol_bdev_fini_start();
+	if (g_unloads_pending == 0)
+		bdev_module_fini_start_done(&g_lvol_bdev_module);
+	else
+		g_fini_start_waiting = true;
 }
 
 int
