@@ -73,5 +73,6 @@ run() { echo "\$ $*" >&2; "$@"; }
 	echo
 	[ -f doc/benchmarks-notes.md ] && cat doc/benchmarks-notes.md
 } > "$tmp"
+chmod 644 "$tmp"
 mv "$tmp" "$out"
 cat "$out"

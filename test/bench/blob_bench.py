@@ -89,7 +89,15 @@ QD = 128
 def perf_run(cfg, target, workload, seconds, extra):
     cmd = [PERF, "--json", cfg, "-m", "0x1", "-b", target, "-q", str(QD), "-o", "4096",
            "-w", workload, "-t", str(seconds), "--prefill", "--output", "json"] + extra
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 120)
+    for attempt in range(10):
+        try:
+            p = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 120)
+            break
+        except OSError:
+            # The binary is being relinked by a concurrent build: try again shortly.
+            if attempt == 9:
+                raise
+            time.sleep(1)
     if p.returncode != 0:
         print("FAILED (%d): %s\n%s" % (p.returncode, " ".join(cmd[1:]), p.stderr))
         return None
@@ -224,6 +232,9 @@ def cmd_profile(args):
 
 # ---- lvol: create rate, restart ---------------------------------------------------
 
+LIVE = []     # daemons started here, stopped on the way out whatever happens
+
+
 class Daemon:
     """An lvstord on one core with its own socket, started from a --json config."""
 
@@ -238,6 +249,7 @@ class Daemon:
         if os.path.exists(self.sock):
             os.unlink(self.sock)
         self.t0 = time.monotonic()
+        LIVE.append(self)
         self.proc = subprocess.Popen([LVSTORD, "-m", "0x1", "-r", self.sock, "--json", self.cfg],
                                      stdout=self.log, stderr=subprocess.STDOUT)
         from lvstor_rpc.client import JSONRPCClient
@@ -266,6 +278,8 @@ class Daemon:
         return vals
 
     def stop(self, sig=signal.SIGTERM):
+        if self in LIVE:
+            LIVE.remove(self)
         try:
             self.client.close()
         except Exception:
@@ -372,6 +386,8 @@ def cmd_lvol(args):
             else:
                 dmn.stop()
     finally:
+        for dmn in list(LIVE):
+            dmn.stop(signal.SIGKILL)
         shutil.rmtree(d, ignore_errors=True)
 
 
