@@ -206,8 +206,8 @@ id_cpl_fn(void *arg, int rc)
 	free(c);
 }
 
-static void
-id_later(blob_op_with_id_complete cb, void *cb_arg, blob_id id, int rc)
+void
+blob_id_complete_later(blob_op_with_id_complete cb, void *cb_arg, blob_id id, int rc)
 {
 	struct id_cpl *c = malloc(sizeof(*c));
 
@@ -533,16 +533,16 @@ bs_create_blob_internal(struct blob_store *bs, const struct blob_opts *opts,
 	    (o.xattrs.count > 0 && (o.xattrs.names == NULL || o.xattrs.get_value == NULL)) ||
 	    (internal_xattrs != NULL && internal_xattrs->count > 0 &&
 	     (internal_xattrs->names == NULL || internal_xattrs->get_value == NULL))) {
-		id_later(cb, cb_arg, BLOB_ID_INVALID, -EINVAL);
+		blob_id_complete_later(cb, cb_arg, BLOB_ID_INVALID, -EINVAL);
 		return;
 	}
 	if (bs->unloading) {
-		id_later(cb, cb_arg, BLOB_ID_INVALID, -EBUSY);
+		blob_id_complete_later(cb, cb_arg, BLOB_ID_INVALID, -EBUSY);
 		return;
 	}
 	rc = bs_claim_md_page(bs, 0, &page);
 	if (rc != 0) {
-		id_later(cb, cb_arg, BLOB_ID_INVALID, rc);
+		blob_id_complete_later(cb, cb_arg, BLOB_ID_INVALID, rc);
 		return;
 	}
 	bit_array_set(bs->used_blobids, page);
@@ -595,7 +595,7 @@ err:
 		bs_release_md_page(bs, page);
 	}
 	free(c);
-	id_later(cb, cb_arg, BLOB_ID_INVALID, rc);
+	blob_id_complete_later(cb, cb_arg, BLOB_ID_INVALID, rc);
 }
 
 /* ---- open / close ------------------------------------------------------------------------ */

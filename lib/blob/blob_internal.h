@@ -381,6 +381,8 @@ int bs_send_md_msg(struct blob_store *bs, thread_msg_fn fn, void *ctx);
  * error: the pool is sized for this).
  */
 void bs_complete_later(blob_op_complete cb, void *cb_arg, int rc);
+/* bs_complete_later for callbacks that also take a blob id (BLOB_ID_INVALID on error). */
+void blob_id_complete_later(blob_op_with_id_complete cb, void *cb_arg, blob_id id, int rc);
 
 /* ---- allocation (store.c; md thread; bitmaps and counters in memory only) ---------- */
 

@@ -182,34 +182,6 @@ slot_store(struct blob *blob, uint64_t k, uint32_t c)
 	__atomic_store_n(&blob->active.clusters[k], c, __ATOMIC_RELEASE);
 }
 
-struct id_cpl {
-	blob_op_with_id_complete cb;
-	void *cb_arg;
-	blob_id id;
-};
-
-static void
-id_cpl_fn(void *arg, int rc)
-{
-	struct id_cpl *c = arg;
-
-	c->cb(c->cb_arg, rc == 0 ? c->id : BLOB_ID_INVALID, rc);
-	free(c);
-}
-
-static void
-id_later(blob_op_with_id_complete cb, void *cb_arg, blob_id id, int rc)
-{
-	struct id_cpl *c = malloc(sizeof(*c));
-
-	if (c == NULL)
-		abort();
-	c->cb = cb;
-	c->cb_arg = cb_arg;
-	c->id = id;
-	bs_complete_later(id_cpl_fn, c, rc);
-}
-
 /* Closes up to 4 handles (NULLs skipped), then done(arg) once all closes completed. */
 struct closer {
 	uint32_t pending;
@@ -829,16 +801,16 @@ bs_create_snapshot(struct blob_store *bs, blob_id id, const struct blob_xattr_op
 
 	assert(bs_on_md_thread(bs));
 	if (!xattr_opts_valid(snapshot_xattrs)) {
-		id_later(cb, cb_arg, BLOB_ID_INVALID, -EINVAL);
+		blob_id_complete_later(cb, cb_arg, BLOB_ID_INVALID, -EINVAL);
 		return;
 	}
 	if (bs->unloading) {
-		id_later(cb, cb_arg, BLOB_ID_INVALID, -EBUSY);
+		blob_id_complete_later(cb, cb_arg, BLOB_ID_INVALID, -EBUSY);
 		return;
 	}
 	c = calloc(1, sizeof(*c));
 	if (c == NULL) {
-		id_later(cb, cb_arg, BLOB_ID_INVALID, -ENOMEM);
+		blob_id_complete_later(cb, cb_arg, BLOB_ID_INVALID, -ENOMEM);
 		return;
 	}
 	c->bs = bs;
@@ -953,16 +925,16 @@ bs_create_clone(struct blob_store *bs, blob_id snapshot_id,
 
 	assert(bs_on_md_thread(bs));
 	if (!xattr_opts_valid(clone_xattrs)) {
-		id_later(cb, cb_arg, BLOB_ID_INVALID, -EINVAL);
+		blob_id_complete_later(cb, cb_arg, BLOB_ID_INVALID, -EINVAL);
 		return;
 	}
 	if (bs->unloading) {
-		id_later(cb, cb_arg, BLOB_ID_INVALID, -EBUSY);
+		blob_id_complete_later(cb, cb_arg, BLOB_ID_INVALID, -EBUSY);
 		return;
 	}
 	c = calloc(1, sizeof(*c));
 	if (c == NULL) {
-		id_later(cb, cb_arg, BLOB_ID_INVALID, -ENOMEM);
+		blob_id_complete_later(cb, cb_arg, BLOB_ID_INVALID, -ENOMEM);
 		return;
 	}
 	c->bs = bs;
