@@ -123,6 +123,23 @@ op_done(struct bdev_io *io, bool success, void *arg)
 
 static void op_retry(void *arg);
 
+/* The bdev layer refused op at submit with rc: wait for a bdev_io, or fail later. */
+static void
+op_refused(struct bdev_op *op, int rc)
+{
+	struct bdev_dev_ch *ch = op->ch;
+	struct bdev_dev *dev = ch->dev;
+
+	if (rc == -ENOMEM) {
+		op->wait.bdev = dev->bdev;
+		op->wait.cb_fn = op_retry;
+		op->wait.cb_arg = op;
+		if (bdev_queue_io_wait(dev->bdev, ch->bdev_ch, &op->wait) == 0)
+			return;
+	}
+	dev_pool_complete_later(&ch->pool, &op->req, rc);
+}
+
 static void
 op_submit(struct bdev_op *op)
 {
@@ -158,16 +175,8 @@ op_submit(struct bdev_op *op)
 		rc = -EINVAL;
 		break;
 	}
-	if (rc == 0)
-		return;
-	if (rc == -ENOMEM) {
-		op->wait.bdev = dev->bdev;
-		op->wait.cb_fn = op_retry;
-		op->wait.cb_arg = op;
-		if (bdev_queue_io_wait(dev->bdev, ch->bdev_ch, &op->wait) == 0)
-			return;
-	}
-	dev_pool_complete_later(&ch->pool, &op->req, rc);
+	if (rc != 0)
+		op_refused(op, rc);
 }
 
 static void
@@ -176,14 +185,22 @@ op_retry(void *arg)
 	op_submit(arg);
 }
 
+/* A context whose fields the caller sets, every one op_submit reads for `type`. */
 static struct bdev_op *
-op_get(struct io_channel *ioch, enum bdev_op_type type, bs_dev_cb cb, void *cb_arg)
+op_take(struct bdev_dev_ch *ch, enum bdev_op_type type, bs_dev_cb cb, void *cb_arg)
 {
-	struct bdev_dev_ch *ch = io_channel_get_ctx(ioch);
 	struct bdev_op *op = DEV_REQ(dev_pool_get(&ch->pool, cb, cb_arg), struct bdev_op);
 
 	op->ch = ch;
 	op->type = type;
+	return op;
+}
+
+static struct bdev_op *
+op_get(struct io_channel *ioch, enum bdev_op_type type, bs_dev_cb cb, void *cb_arg)
+{
+	struct bdev_op *op = op_take(io_channel_get_ctx(ioch), type, cb, cb_arg);
+
 	op->buf = NULL;
 	op->iov = NULL;
 	op->iovcnt = 0;
@@ -234,31 +251,43 @@ static void
 bdev_dev_readv(struct bs_dev *dev, struct io_channel *ch, struct iovec *iov, int iovcnt,
 	       uint64_t lba, uint32_t count, bs_dev_cb cb, void *cb_arg)
 {
-	struct bdev_op *op = op_get(ch, OP_READV, cb, cb_arg);
+	struct bdev_dev_ch *dch = io_channel_get_ctx(ch);
+	struct bdev_op *op = op_take(dch, OP_READV, cb, cb_arg);
+	int rc;
 
+	/* The blob data path's operation: straight to the bdev layer. */
 	op->iov = iov;
 	op->iovcnt = iovcnt;
 	op->lba = lba;
 	op->count = count;
-	op_submit(op);
+	rc = bdev_readv(to_bdev_dev(dev)->desc, dch->bdev_ch, iov, iovcnt, lba, count, op_done,
+			op);
+	if (rc != 0)
+		op_refused(op, rc);
 }
 
 static void
 bdev_dev_writev(struct bs_dev *dev, struct io_channel *ch, struct iovec *iov, int iovcnt,
 		uint64_t lba, uint32_t count, bs_dev_cb cb, void *cb_arg)
 {
+	struct bdev_dev_ch *dch;
 	struct bdev_op *op;
+	int rc;
 
 	if (to_bdev_dev(dev)->read_only) {
 		op_finish_now(ch, cb, cb_arg, -EPERM);
 		return;
 	}
-	op = op_get(ch, OP_WRITEV, cb, cb_arg);
+	dch = io_channel_get_ctx(ch);
+	op = op_take(dch, OP_WRITEV, cb, cb_arg);
 	op->iov = iov;
 	op->iovcnt = iovcnt;
 	op->lba = lba;
 	op->count = count;
-	op_submit(op);
+	rc = bdev_writev(to_bdev_dev(dev)->desc, dch->bdev_ch, iov, iovcnt, lba, count, op_done,
+			 op);
+	if (rc != 0)
+		op_refused(op, rc);
 }
 
 static void

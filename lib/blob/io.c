@@ -21,6 +21,14 @@
  * the caller's, copied into the request (BLOB_REQ_IOV_MAX entries, see
  * request.h): no allocation, and the caller's array is never modified.
  *
+ * The fast path. A read or write that lies in one slot that is already
+ * allocated (on a blob that is not frozen, and, for a write, with no
+ * allocation awaiting its metadata commit) is what a volume does nearly
+ * all the time; fast_submit() sends it straight to the device on the
+ * caller's iovecs, with the same request-pool and in-flight bookkeeping
+ * but no argument record, slice or advance. Everything else, errors
+ * included, takes the general path below, which gives the same result.
+ *
  * What a piece does, by kind of slot:
  *   allocated (map[k] != 0)
  *       read/write/write_zeroes/unmap go straight to the device; except a
@@ -557,10 +565,111 @@ submit(struct blob *blob, struct io_channel *io_ch, uint8_t op, void *payload,
 	bs_channel_submit(ch, &a);
 }
 
+/* ---- the fast path ------------------------------------------------------------------ */
+
+static void
+fast_dev_cb(void *cb_arg, int rc)
+{
+	struct blob_request *req = cb_arg;
+
+	req->rc = rc;
+	bs_request_finish(req);
+}
+
+/*
+ * A read or write inside one allocated slot, which is what nearly every
+ * guest I/O is: one device operation on the caller's own iovecs (or the
+ * payload), the LBA from one map load, no argument record, no piece
+ * slice, no advance walk. It takes exactly the branches the general path
+ * would take (piece_read / piece_write on an allocated slot), so it only
+ * decides whether it applies and otherwise leaves everything to submit():
+ * any error (read-only, bounds, bad iovecs), a frozen blob or parked
+ * submissions ahead, no free request, an unallocated slot, a write while
+ * an allocation is uncommitted (blob_thin_pending: thin.c must confirm
+ * it), or more than one slot. The request is still taken from the pool
+ * and is in flight like any other, so freezes and drains wait for it;
+ * its completion goes through bs_request_finish (the poller if the
+ * device were ever to call back inside the submission). Returns true if
+ * it submitted.
+ */
+static inline bool
+fast_submit(struct blob *blob, struct io_channel *io_ch, uint8_t op, void *payload,
+	    struct iovec *iov, int iovcnt, uint64_t offset, uint64_t length,
+	    blob_op_complete cb, void *cb_arg)
+{
+	const struct blob_store *bs = blob->bs;
+	uint64_t upc = bs->io_units_per_cluster;
+	uint64_t slot = offset / upc, in = offset - slot * upc;
+	struct bs_channel *ch;
+	struct blob_request *req;
+	struct bs_dev *dev;
+	uint64_t lba;
+	uint32_t c, n;
+
+	if (length == 0 || length > upc - in || slot >= blob_slots(blob))
+		return false;
+	if (op == BLOB_IO_WRITE && (blob->data_ro || blob_thin_pending(blob)))
+		return false;
+	if (payload == NULL) {
+		uint64_t want = length * bs->io_unit_size, total = 0;
+		int i;
+
+		/*
+		 * More entries than a piece carries: the general path may have
+		 * to cut the I/O, or refuse it (request.h); keep its answer.
+		 */
+		if (iov == NULL || iovcnt <= 0 || iovcnt > BLOB_REQ_IOV_MAX)
+			return false;
+		for (i = 0; i < iovcnt; i++) {
+			total += iov[i].iov_len;
+			if (total > want)
+				return false;
+		}
+		if (total != want)
+			return false;
+	}
+	ch = io_channel_get_ctx(io_ch);
+	req = TAILQ_FIRST(&ch->free_reqs);
+	if (req == NULL || !TAILQ_EMPTY(&ch->waiting) ||
+	    __atomic_load_n(&blob->frozen_refcnt, __ATOMIC_ACQUIRE) != 0)
+		return false;
+	/* After the freeze check: a freeze drains before the map may change. */
+	c = map_get(blob, slot);
+	if (c == 0)
+		return false;
+	bs_request_fast_take(ch, req);
+	req->args.blob = blob;
+	req->args.op = op;
+	req->args.offset = offset;
+	req->args.length = length;
+	req->args.cb = cb;
+	req->args.cb_arg = cb_arg;
+	if (payload != NULL) {
+		req->args.single.iov_base = payload;
+		req->args.single.iov_len = length * bs->io_unit_size;
+		iov = &req->args.single;
+		iovcnt = 1;
+	}
+	req->args.iov = iov;
+	req->args.iovcnt = iovcnt;
+	dev = ch->dev;
+	lba = bs_cluster_lba(ch, c, in);
+	n = (uint32_t)(length * ch->lpu);
+	req->starting = true;
+	if (op == BLOB_IO_READ)
+		dev->readv(dev, ch->dev_ch, iov, iovcnt, lba, n, fast_dev_cb, req);
+	else
+		dev->writev(dev, ch->dev_ch, iov, iovcnt, lba, n, fast_dev_cb, req);
+	req->starting = false;
+	return true;
+}
+
 void
 blob_io_read(struct blob *blob, struct io_channel *ch, void *payload, uint64_t offset,
 	     uint64_t length, blob_op_complete cb, void *cb_arg)
 {
+	if (fast_submit(blob, ch, BLOB_IO_READ, payload, NULL, 0, offset, length, cb, cb_arg))
+		return;
 	submit(blob, ch, BLOB_IO_READ, payload, NULL, 0, offset, length, false, cb, cb_arg);
 }
 
@@ -568,6 +677,8 @@ void
 blob_io_write(struct blob *blob, struct io_channel *ch, void *payload, uint64_t offset,
 	      uint64_t length, blob_op_complete cb, void *cb_arg)
 {
+	if (fast_submit(blob, ch, BLOB_IO_WRITE, payload, NULL, 0, offset, length, cb, cb_arg))
+		return;
 	submit(blob, ch, BLOB_IO_WRITE, payload, NULL, 0, offset, length, false, cb, cb_arg);
 }
 
@@ -575,6 +686,8 @@ void
 blob_io_readv(struct blob *blob, struct io_channel *ch, struct iovec *iov, int iovcnt,
 	      uint64_t offset, uint64_t length, blob_op_complete cb, void *cb_arg)
 {
+	if (fast_submit(blob, ch, BLOB_IO_READ, NULL, iov, iovcnt, offset, length, cb, cb_arg))
+		return;
 	submit(blob, ch, BLOB_IO_READ, NULL, iov, iovcnt, offset, length, false, cb, cb_arg);
 }
 
@@ -582,6 +695,8 @@ void
 blob_io_writev(struct blob *blob, struct io_channel *ch, struct iovec *iov, int iovcnt,
 	       uint64_t offset, uint64_t length, blob_op_complete cb, void *cb_arg)
 {
+	if (fast_submit(blob, ch, BLOB_IO_WRITE, NULL, iov, iovcnt, offset, length, cb, cb_arg))
+		return;
 	submit(blob, ch, BLOB_IO_WRITE, NULL, iov, iovcnt, offset, length, false, cb, cb_arg);
 }
 

@@ -232,6 +232,26 @@ struct blob_io_priv {
 void bs_channel_submit(struct bs_channel *ch, const struct blob_io_args *args);
 /* Completes a request: callback now, or from the poller if still starting. */
 void bs_request_finish(struct blob_request *req);
+/*
+ * Puts `req`, the head of ch->free_reqs, in flight for io.c's fast path
+ * (a one-piece read or write of an allocated slot): the same bookkeeping
+ * as a request started by bs_channel_submit (free list out, sequence
+ * number, in-flight list, so drains and freezes see it), without copying
+ * arguments; the caller fills what completion reads (args.blob, args.cb,
+ * args.cb_arg) and ends it with bs_request_finish. The caller checked
+ * what bs_channel_submit checks first: blob not frozen, nothing parked
+ * in ch->waiting, a free request.
+ */
+static inline void
+bs_request_fast_take(struct bs_channel *ch, struct blob_request *req)
+{
+	TAILQ_REMOVE(&ch->free_reqs, req, link);
+	req->ch = ch;
+	req->seq = ch->next_seq++;
+	req->rc = 0;
+	req->drain_exempt = false;
+	TAILQ_INSERT_TAIL(&ch->inflight, req, inflight_link);
+}
 /* Posts a parked-style completion (argument errors) for the poller. */
 void bs_channel_complete_later(struct bs_channel *ch, const struct blob_io_args *args, int rc);
 /*
