@@ -793,6 +793,22 @@ snap_b_opened(void *arg, struct blob *b, int rc)
 	blob_persist(s, snap_s_created, c);       /* C1 */
 }
 
+/*
+ * The checks snapshot and clone creation share before any work: xattr
+ * options well formed (-EINVAL) and the store not unloading (-EBUSY).
+ * Answers cb (later) and returns false when the operation may not start.
+ */
+static bool
+new_blob_op_allowed(struct blob_store *bs, const struct blob_xattr_opts *xattrs,
+		    blob_op_with_id_complete cb, void *cb_arg)
+{
+	int rc = !xattr_opts_valid(xattrs) ? -EINVAL : bs->unloading ? -EBUSY : 0;
+
+	if (rc != 0)
+		blob_id_complete_later(cb, cb_arg, BLOB_ID_INVALID, rc);
+	return rc == 0;
+}
+
 void
 bs_create_snapshot(struct blob_store *bs, blob_id id, const struct blob_xattr_opts *snapshot_xattrs,
 		   blob_op_with_id_complete cb, void *cb_arg)
@@ -800,14 +816,8 @@ bs_create_snapshot(struct blob_store *bs, blob_id id, const struct blob_xattr_op
 	struct snap_ctx *c;
 
 	assert(bs_on_md_thread(bs));
-	if (!xattr_opts_valid(snapshot_xattrs)) {
-		blob_id_complete_later(cb, cb_arg, BLOB_ID_INVALID, -EINVAL);
+	if (!new_blob_op_allowed(bs, snapshot_xattrs, cb, cb_arg))
 		return;
-	}
-	if (bs->unloading) {
-		blob_id_complete_later(cb, cb_arg, BLOB_ID_INVALID, -EBUSY);
-		return;
-	}
 	c = calloc(1, sizeof(*c));
 	if (c == NULL) {
 		blob_id_complete_later(cb, cb_arg, BLOB_ID_INVALID, -ENOMEM);
@@ -924,14 +934,8 @@ bs_create_clone(struct blob_store *bs, blob_id snapshot_id,
 	struct clone_ctx *c;
 
 	assert(bs_on_md_thread(bs));
-	if (!xattr_opts_valid(clone_xattrs)) {
-		blob_id_complete_later(cb, cb_arg, BLOB_ID_INVALID, -EINVAL);
+	if (!new_blob_op_allowed(bs, clone_xattrs, cb, cb_arg))
 		return;
-	}
-	if (bs->unloading) {
-		blob_id_complete_later(cb, cb_arg, BLOB_ID_INVALID, -EBUSY);
-		return;
-	}
 	c = calloc(1, sizeof(*c));
 	if (c == NULL) {
 		blob_id_complete_later(cb, cb_arg, BLOB_ID_INVALID, -ENOMEM);

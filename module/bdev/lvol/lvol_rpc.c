@@ -310,24 +310,35 @@ two_free(struct two_names *t)
 	free(t->b);
 }
 
+/*
+ * The start every "lvol + new name" method shares: decodes {key_a, key_b},
+ * finds the lvol named by key_a (-19 if none) and starts its operation.
+ * Returns the op (t->b holds the new name), or NULL once answered.
+ */
+static struct lvol_op *
+start_named_op(struct jsonrpc_request *req, const json_t *params, const char *key_a,
+	       const char *key_b, struct two_names *t)
+{
+	struct lvol *lvol;
+
+	if (!decode_two(req, params, key_a, key_b, t))
+		return NULL;
+	lvol = lvol_bdev_lookup(t->a);
+	if (lvol == NULL) {
+		jsonrpc_send_errno(req, -ENODEV);
+		return NULL;
+	}
+	return op_start(req, lvol);
+}
+
 static void
 rpc_bdev_lvol_snapshot(struct jsonrpc_request *req, const json_t *params)
 {
 	struct two_names t = { 0 };
-	struct lvol *lvol;
-	struct lvol_op *op;
+	struct lvol_op *op = start_named_op(req, params, "lvol_name", "snapshot_name", &t);
 
-	if (!decode_two(req, params, "lvol_name", "snapshot_name", &t))
-		goto out;
-	lvol = lvol_bdev_lookup(t.a);
-	if (lvol == NULL) {
-		jsonrpc_send_errno(req, -ENODEV);
-		goto out;
-	}
-	op = op_start(req, lvol);
 	if (op != NULL)
-		lvol_create_snapshot(lvol, t.b, op_new_lvol, op);
-out:
+		lvol_create_snapshot(op->lvol, t.b, op_new_lvol, op);
 	two_free(&t);
 }
 RPC_REGISTER("bdev_lvol_snapshot", rpc_bdev_lvol_snapshot, RPC_STATE_RUNTIME)
@@ -337,20 +348,10 @@ static void
 rpc_bdev_lvol_clone(struct jsonrpc_request *req, const json_t *params)
 {
 	struct two_names t = { 0 };
-	struct lvol *snap;
-	struct lvol_op *op;
+	struct lvol_op *op = start_named_op(req, params, "snapshot_name", "clone_name", &t);
 
-	if (!decode_two(req, params, "snapshot_name", "clone_name", &t))
-		goto out;
-	snap = lvol_bdev_lookup(t.a);
-	if (snap == NULL) {
-		jsonrpc_send_errno(req, -ENODEV);
-		goto out;
-	}
-	op = op_start(req, snap);
 	if (op != NULL)
-		lvol_create_clone(snap, t.b, op_new_lvol, op);
-out:
+		lvol_create_clone(op->lvol, t.b, op_new_lvol, op);
 	two_free(&t);
 }
 RPC_REGISTER("bdev_lvol_clone", rpc_bdev_lvol_clone, RPC_STATE_RUNTIME)
@@ -370,20 +371,10 @@ static void
 rpc_bdev_lvol_rename(struct jsonrpc_request *req, const json_t *params)
 {
 	struct two_names t = { 0 };
-	struct lvol *lvol;
-	struct lvol_op *op;
+	struct lvol_op *op = start_named_op(req, params, "old_name", "new_name", &t);
 
-	if (!decode_two(req, params, "old_name", "new_name", &t))
-		goto out;
-	lvol = lvol_bdev_lookup(t.a);
-	if (lvol == NULL) {
-		jsonrpc_send_errno(req, -ENODEV);
-		goto out;
-	}
-	op = op_start(req, lvol);
 	if (op != NULL)
-		lvol_rename(lvol, t.b, renamed, op);
-out:
+		lvol_rename(op->lvol, t.b, renamed, op);
 	two_free(&t);
 }
 RPC_REGISTER("bdev_lvol_rename", rpc_bdev_lvol_rename, RPC_STATE_RUNTIME)
