@@ -20,7 +20,7 @@ Q := $(if $(filter 1,$(V)),,@)
 
 # Libraries, highest layer first (link order). Modules are
 # module/<kind>/<name>/ (e.g. module/bdev/malloc), one archive each.
-LIBS := app lvol blob bdev rpc jsonrpc thread env util log
+LIBS := app vhost lvol blob bdev rpc jsonrpc thread env util log
 MODULES := $(patsubst %/,%,$(sort $(dir $(wildcard module/*/*/*.c))))
 
 PKGS := libdpdk libisal jansson uuid liburing
@@ -36,7 +36,8 @@ LDFLAGS_SAN := -fsanitize=address,undefined
 endif
 CFLAGS_BASE += $(EXTRA_CFLAGS)
 # DPDK's headers (and their -march) only where rte_* is used.
-cflags_for = $(CFLAGS_BASE) $(if $(filter lib/env/%,$(1)),$(DPDK_CFLAGS))
+cflags_for = $(CFLAGS_BASE) $(if $(filter lib/env/% lib/vhost/%,$(1)),$(DPDK_CFLAGS)) \
+	$(if $(filter lib/vhost/%,$(1)),-DALLOW_EXPERIMENTAL_API)
 
 LDLIBS := $(PKG_LIBS) -laio -lcmocka -lpthread -lm
 
