@@ -5,6 +5,7 @@
 #   make run        install missing packages, build, start lvstord on var/
 #   make unit       unit tests only;  make asan-test: unit tests under ASan+UBSan
 #   make functional functional tests (real daemon + rpc.py)
+#   make e2e        end-to-end tests: a QEMU guest on lvstord's vhost controllers
 #   make bench      benchmarks; writes doc/benchmarks.md
 #
 # Libraries are lib/<name>/*.c (and module/<kind>/<name>/*.c later), one
@@ -61,7 +62,7 @@ UT_BINS := $(patsubst test/unit/%.c,$(BUILD)/test/unit/%,$(UT_SRCS))
 BENCH_SRCS := $(wildcard test/bench/*.c)
 BENCH_BINS := $(patsubst test/bench/%.c,$(BUILD)/test/bench/%,$(BENCH_SRCS))
 
-.PHONY: all build test run unit asan asan-test functional bench clean pkgdep e2e
+.PHONY: all build test run unit asan asan-test functional bench clean pkgdep pkgdep-e2e e2e
 all build: $(APP_BINS)
 
 $(BUILD)/obj/%.o: %.c
@@ -106,8 +107,12 @@ bench-build: $(BENCH_BINS) $(APP_BINS)
 pkgdep:
 	@scripts/pkgdep.sh
 
+# + QEMU, busybox, kmod, cpio and the guest kernel (unpacked, not installed).
+pkgdep-e2e:
+	@scripts/pkgdep.sh --e2e
+
 # The README's two commands.
-test: pkgdep
+test: pkgdep-e2e
 	@$(MAKE) --no-print-directory all unit-build
 	@$(MAKE) --no-print-directory BUILD=build-asan SAN=asan all unit-build
 	@scripts/run-tests.sh all
@@ -125,6 +130,10 @@ asan asan-test:
 
 functional: all
 	@scripts/run-tests.sh functional
+
+e2e: pkgdep-e2e
+	@$(MAKE) --no-print-directory all
+	@scripts/run-tests.sh e2e
 
 bench: pkgdep
 	@$(MAKE) --no-print-directory bench-build

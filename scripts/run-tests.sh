@@ -4,6 +4,9 @@
 #   run-tests.sh unit        unit tests (build/)
 #   run-tests.sh asan        unit tests built with ASan+UBSan (build-asan/)
 #   run-tests.sh functional  real lvstord driven by rpc.py (pytest)
+#   run-tests.sh e2e         a real Linux guest in QEMU on lvstord's vhost
+#                            controllers (pytest, test/e2e; needs
+#                            `scripts/pkgdep.sh --e2e` first)
 #   run-tests.sh all         all of the above
 #
 # Each cmocka binary runs on its own with a time limit; its "[  PASSED  ]" /
@@ -62,9 +65,12 @@ run_unit_dir() {
 	done
 }
 
-run_functional() {
-	local out rc p f
-	out=$(/usr/bin/python3 -m pytest -q -p no:cacheprovider test/functional 2>&1)
+# run_pytest DIR LABEL: one pytest run; its "N passed" / "N failed" /
+# "N error(s)" are added up. A run that fails without counting a failure
+# (collection error, crash) counts as one.
+run_pytest() {
+	local dir=$1 label=$2 out rc p f
+	out=$(/usr/bin/python3 -m pytest -q -p no:cacheprovider "$dir" 2>&1)
 	rc=$?
 	printf '%s\n' "$out" | tail -30
 	p=$(printf '%s\n' "$out" | grep -Eo '[0-9]+ passed' | tail -1 | grep -Eo '[0-9]+')
@@ -76,7 +82,17 @@ run_functional() {
 	fi
 	passed=$((passed + p))
 	failed=$((failed + f))
-	[ "$f" -ne 0 ] && failures+=("functional")
+	[ "$f" -ne 0 ] && failures+=("$label")
+}
+
+run_functional() { run_pytest test/functional functional; }
+
+# The e2e tests boot QEMU guests (TCG): a few minutes; the summary line gives
+# the time. Guest console logs are in build/e2e/logs/.
+run_e2e() {
+	local t0=$SECONDS
+	run_pytest test/e2e e2e
+	echo "e2e: $((SECONDS - t0)) s"
 }
 
 mode=${1:-all}
@@ -87,6 +103,7 @@ asan)
 	export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 	run_unit_dir build-asan asan ;;
 functional) run_functional ;;
+e2e) run_e2e ;;
 all)
 	# `make test` builds the sanitizer daemon and tools: tests that use them
 	# must not fall back to the plain build there.
@@ -95,8 +112,9 @@ all)
 	ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
 		run_unit_dir build-asan asan
 	run_functional
+	run_e2e
 	;;
-*) echo "usage: $0 unit|asan|functional|all" >&2; exit 2 ;;
+*) echo "usage: $0 unit|asan|functional|e2e|all" >&2; exit 2 ;;
 esac
 
 echo
