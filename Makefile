@@ -150,7 +150,8 @@ bench: pkgdep
 FUZZ_BUILD := build-fuzz
 FUZZ_CC ?= clang
 FUZZ_SECONDS ?= 60
-FUZZ_LIBS := blob thread jsonrpc env util log
+# vhost: only guest_mem.o/virtqueue.o are pulled from it (virtqueue_fuzz).
+FUZZ_LIBS := vhost blob thread jsonrpc env util log
 FUZZ_TARGETS := $(notdir $(basename $(wildcard test/fuzz/*_fuzz.c)))
 FUZZ_CFLAGS := -std=gnu11 -g -O1 -fno-omit-frame-pointer -D_GNU_SOURCE -Iinclude -MMD -MP \
 	-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined \
@@ -160,11 +161,13 @@ FUZZ_LINK = -Wl,--start-group $(FUZZ_ARCHIVES) -Wl,--end-group $(LDLIBS)
 # Per target: libFuzzer options (blob: inputs are the first 80 KiB of an image).
 FUZZ_OPTS_blob_md_fuzz := -max_len=81920 -timeout=20 -rss_limit_mb=3072 -malloc_limit_mb=2048
 FUZZ_OPTS_jsonrpc_fuzz := -max_len=65536 -timeout=20
+# virtqueue: 8-byte header + 40 KiB of guest memory (test/fuzz/virtqueue_fuzz.c).
+FUZZ_OPTS_virtqueue_fuzz := -max_len=40968 -timeout=10
 
 $(FUZZ_BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC [fuzz] $<")
-	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $(if $(filter lib/env/%,$<),$(DPDK_CFLAGS)) -c $< -o $@
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $(if $(filter lib/env/% lib/vhost/%,$<),$(DPDK_CFLAGS)) -c $< -o $@
 
 define fuzz_lib_rule
 $(FUZZ_BUILD)/lib/liblvstor_$(1).a: $(patsubst %.c,$(FUZZ_BUILD)/obj/%.o,$(call lib_srcs,$(1)))
@@ -195,6 +198,7 @@ fuzz:
 		opts=""; \
 		[ "$$t" = blob_md_fuzz ] && opts="$(FUZZ_OPTS_blob_md_fuzz)"; \
 		[ "$$t" = jsonrpc_fuzz ] && opts="$(FUZZ_OPTS_jsonrpc_fuzz)"; \
+		[ "$$t" = virtqueue_fuzz ] && opts="$(FUZZ_OPTS_virtqueue_fuzz)"; \
 		$(FUZZ_BUILD)/bin/$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
 			-artifact_prefix=$(FUZZ_BUILD)/artifacts/$$t- $$opts \
 			$(FUZZ_BUILD)/corpus/$$t test/fuzz/corpus/$$t > $(FUZZ_BUILD)/$$t.log 2>&1; \
