@@ -145,6 +145,9 @@ env_init(const struct env_opts *opts)
 	argv[argc++] = "--no-telemetry";
 	/* Keep the EAL's own chatter to warnings; ours goes through lib/log. */
 	argv[argc++] = "--log-level=lib.eal:warning";
+	/* rte_vhost logs every vhost-user message at info; lib/vhost logs
+	 * what matters (connect, start, stop, errors) itself. */
+	argv[argc++] = "--log-level=lib.vhost.*:warning";
 	if (!opts->enable_pci)
 		argv[argc++] = "--no-pci";
 	if (g_no_huge)
