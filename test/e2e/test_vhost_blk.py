@@ -25,13 +25,14 @@ import pytest
 import qemu
 from qemu import BLOCK, check_results, pattern, rpc
 
-LVSTOR_DD = os.path.join(qemu.REPO, "build", "bin", "lvstor-dd")
+LVSTOR_DD = os.environ.get("LVSTOR_DD", os.path.join(qemu.REPO, "build", "bin", "lvstor-dd"))
 
 FILE_MIB = 64           # the file under the lvstore
 LVOL_MIB = 32           # the lvol the guest sees: 8192 blocks of 4 KiB
 # Block ranges (4 KiB blocks) the guest tests use, apart from each other.
 WP_FIRST, WP_COUNT = 0, 256         # guest-written pattern, checked on the host
 HD_FIRST, HD_COUNT = 512, 256       # host-written data, checked in the guest
+IDLE_SECS = 4           # the idle CPU measurement window
 MAIN_TESTS = ["info", "host_data", "write_pattern", "discard", "flush", "dmesg_clean"]
 
 
@@ -78,6 +79,17 @@ def make_lvol(workdir, lvstord):
 def bdev_bytes(sock, name):
     b = json.loads(rpc(sock, "bdev_get_bdevs", "-b", name, "-t", 5000))[0]
     return b["num_blocks"] * b["block_size"]
+
+
+def iostat(sock, name="lvs0/vol0"):
+    return json.loads(rpc(sock, "bdev_get_iostat", "-b", name))["bdevs"][0]
+
+
+def features(res, **want):
+    """Assert negotiated virtio features from the guest's info line."""
+    info = res["info"].fields
+    got = {k: info.get("f_" + k) for k in want}
+    assert got == {k: str(v) for k, v in want.items()}, "virtio features: %s" % info
 
 
 def start_target(lvstord, cfg, ctrlr="vblk0", bdev="lvs0/vol0", extra=(), mask="0x1",
@@ -138,6 +150,10 @@ def test_vhost_blk_lvol_data(workdir, lvstord, guests):
     assert int(info["getsize64"]) == size, info
     assert info["ro"] == "0" and info["queues"] == "1", info
     assert info["write_cache"] == "write_back", info
+    features(res, version_1=1, flush=1, discard=1, ro=0, mq=0, packed=0)
+    assert int(info["discard_max"]) > 0, info
+    st = iostat(d.sock)
+    assert st["num_write_ops"] > 0 and st["num_read_ops"] > 0 and st["num_unmap_ops"] > 0, st
     print("vhost boot: %.1f s" % g.elapsed())
 
     assert d.stop() == 0
@@ -162,19 +178,33 @@ def test_vhost_blk_readonly(workdir, lvstord, guests):
     g.add_vhost_blk(sock)
     res = check_results(g.run(), ["info", "readonly"])
     assert res["info"].fields["ro"] == "1"
+    features(res, ro=1)
+    assert iostat(d.sock)["num_write_ops"] == 0
 
 
-def test_vhost_blk_two_queues(workdir, lvstord, guests):
+def test_vhost_blk_two_queues_idle(workdir, lvstord, guests):
     """num-queues=2 with 2 vCPUs: blk-mq has two hardware queues and I/O
-    pinned to each CPU works."""
+    pinned to each CPU works. Then the guest idles: lvstord, with the guest
+    connected and both queues set up, must use under 5% of a core."""
     cfg = make_lvol(workdir, lvstord)
     d, sock = start_target(lvstord, cfg)
     s = seed()
-    tests = ["info", "multiqueue", "write_pattern", "dmesg_clean"]
-    g = guests("vhost_blk_two_queues", tests, smp=2, params={"queues": 2, "seed": s})
+    tests = ["info", "multiqueue", "write_pattern", "dmesg_clean", "idle"]
+    g = guests("vhost_blk_two_queues", tests, smp=2,
+               params={"queues": 2, "seed": s, "idle_secs": IDLE_SECS + 3})
     g.add_vhost_blk(sock, num_queues=2)
-    res = check_results(g.run(), tests)
+    g.start()
+    g.wait_ready("idle")
+    time.sleep(1.0)         # the reactor's idle detection
+    t0, c0 = time.monotonic(), d.cpu_ticks()
+    time.sleep(IDLE_SECS)
+    t1, c1 = time.monotonic(), d.cpu_ticks()
+    res = check_results(g.wait(), tests)
     assert res["info"].fields["queues"] == "2"
+    features(res, mq=1)
+    share = (c1 - c0) / os.sysconf("SC_CLK_TCK") / (t1 - t0)
+    print("idle lvstord with a connected guest: %.1f%% of a core" % (100 * share))
+    assert share < 0.05, "idle lvstord used %.1f%% of a core" % (100 * share)
 
 
 def test_vhost_blk_packed_ring(workdir, lvstord, guests):
@@ -185,7 +215,8 @@ def test_vhost_blk_packed_ring(workdir, lvstord, guests):
     tests = ["info", "write_pattern", "flush", "dmesg_clean"]
     g = guests("vhost_blk_packed", tests, params={"seed": s})
     g.add_vhost_blk(sock, packed=True)
-    check_results(g.run(), tests)
+    res = check_results(g.run(), tests)
+    features(res, packed=1, version_1=1)
 
 
 def test_vhost_blk_guest_reboot(workdir, lvstord, guests):
@@ -214,12 +245,25 @@ def test_vhost_blk_daemon_restart(workdir, lvstord, guests):
     g.add_vhost_blk(sock, reconnect=True)
     g.start()
     g.wait_ready("stress")
-    time.sleep(1.0)
+    time.sleep(1.0)         # the guest's reader always has requests in flight
+    before = iostat(d.sock)
     d.proc.send_signal(signal.SIGKILL)
     d.proc.wait()
     d.stop()
+    killed_at = time.monotonic()
     d2 = lvstord("--json", saved, name="lvstord-restarted", sock=d.sock)
     ctrlrs = json.loads(rpc(d2.sock, "vhost_get_controllers"))
     assert [c["ctrlr"] for c in ctrlrs] == ["vblk0"], ctrlrs
+    # QEMU retries the socket once a second; the guest's I/O must resume
+    # on the new daemon.
+    deadline = time.monotonic() + 20
+    while iostat(d2.sock)["num_read_ops"] == 0:
+        assert time.monotonic() < deadline, "no guest I/O reached the restarted lvstord"
+        time.sleep(0.2)
+    resumed = time.monotonic() - killed_at
     res = check_results(g.wait(timeout=qemu.BOOT_TIMEOUT), tests)
+    after = iostat(d2.sock)
+    print("restart: I/O resumed %.1f s after the kill; reads before %d, after %d; %s"
+          % (resumed, before["num_read_ops"], after["num_read_ops"], res["stress"].detail))
+    assert before["num_write_ops"] > 0 and after["num_write_ops"] > 0
     assert int(res["stress"].fields["rounds"]) >= 2
