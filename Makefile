@@ -50,6 +50,13 @@ ALL_ARCHIVES := $(foreach m,$(MODULES),$(call mod_archive,$(m))) \
 # --whole-archive: RPC methods and subsystems register from constructors in
 # objects nothing else references; a plain archive link would drop them.
 LINK_LIBS = -Wl,--whole-archive $(ALL_ARCHIVES) -Wl,--no-whole-archive $(LDLIBS)
+# Only the daemon serves VMs: the tools (lvstor-perf, -dd, -check) share the
+# start-up framework but must not open vhost sockets from a --json config
+# (one run in lvstord's -S directory would take over a live socket).
+DAEMON_ONLY_LIBS := vhost
+TOOL_ARCHIVES := $(filter-out $(foreach l,$(DAEMON_ONLY_LIBS),$(call lib_archive,$(l))),$(ALL_ARCHIVES))
+app_link_libs = -Wl,--whole-archive $(if $(filter lvstord,$(1)),$(ALL_ARCHIVES),$(TOOL_ARCHIVES)) \
+	-Wl,--no-whole-archive $(LDLIBS)
 
 APPS := $(notdir $(wildcard app/*))
 APP_BINS := $(foreach a,$(APPS),$(BUILD)/bin/$(a))
@@ -88,7 +95,7 @@ define app_rule
 $(BUILD)/bin/$(1): $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard app/$(1)/*.c)) $(ALL_ARCHIVES)
 	@mkdir -p $$(dir $$@)
 	@$(if $(Q),echo "  LD $$@")
-	$(Q)$(CC) $(LDFLAGS_SAN) -o $$@ $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard app/$(1)/*.c)) $$(LINK_LIBS)
+	$(Q)$(CC) $(LDFLAGS_SAN) -o $$@ $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard app/$(1)/*.c)) $$(call app_link_libs,$(1))
 endef
 $(foreach a,$(APPS),$(eval $(call app_rule,$(a))))
 

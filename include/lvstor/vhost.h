@@ -79,7 +79,7 @@ struct thread *vhost_controller_get_thread(const struct vhost_controller *ctrlr)
  * Otherwise, when a queue completes more than iops_threshold requests per
  * second, calls are delayed by up to delay_base_us scaled by the rate, so
  * one interrupt covers many completions. Errors: -EINVAL when
- * iops_threshold < 100 with delay_base_us != 0, or the delay does not fit.
+ * iops_threshold < 100, or the delay does not fit 32 bits of ticks.
  */
 int vhost_controller_set_coalescing(struct vhost_controller *ctrlr, uint32_t delay_base_us,
 				    uint32_t iops_threshold);

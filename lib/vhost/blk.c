@@ -609,7 +609,7 @@ blk_features(const struct blk_ctrlr *bc)
 	uint64_t f = (1ULL << VIRTIO_F_VERSION_1) | (1ULL << VIRTIO_RING_F_INDIRECT_DESC) |
 		     (1ULL << VIRTIO_RING_F_EVENT_IDX) | (1ULL << VHOST_USER_F_PROTOCOL_FEATURES) |
 		     (1ULL << VIRTIO_BLK_F_SEG_MAX) | (1ULL << VIRTIO_BLK_F_BLK_SIZE) |
-		     (1ULL << VIRTIO_BLK_F_MQ) | (1ULL << VIRTIO_BLK_F_FLUSH);
+		     (1ULL << VIRTIO_BLK_F_MQ);
 
 	if (bc->readonly)
 		f |= 1ULL << VIRTIO_BLK_F_RO;
@@ -618,6 +618,10 @@ blk_features(const struct blk_ctrlr *bc)
 		     (bc->unmap ? 1ULL << VIRTIO_BLK_F_DISCARD : 0);
 	if (bc->packed_ring)
 		f |= 1ULL << VIRTIO_F_RING_PACKED;
+	/* Without FLUSH the guest treats the disk as write-through, which is
+	 * what a bdev with no flush (memory, null) is. */
+	if (bc->flush)
+		f |= 1ULL << VIRTIO_BLK_F_FLUSH;
 	return f;
 }
 

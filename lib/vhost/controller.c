@@ -134,24 +134,6 @@ app_cpuset(struct cpuset *set)
 		cpuset_set(set, core, true);
 }
 
-/*
- * RPC masks are hex ("0x3", and save_config writes "3" without the 0x) or
- * a list in brackets ("[0,1]"). cpuset_parse reads a bare "2" as a core
- * list, so a bare string is made hex here.
- */
-static int
-parse_cpumask(const char *str, struct cpuset *set)
-{
-	char buf[300];
-
-	if (str[0] != '[' && strncmp(str, "0x", 2) != 0 && strncmp(str, "0X", 2) != 0) {
-		if (snprintf(buf, sizeof(buf), "0x%s", str) >= (int)sizeof(buf))
-			return -EINVAL;
-		str = buf;
-	}
-	return cpuset_parse(set, str);
-}
-
 static void
 thread_exit_msg(void *ctx)
 {
@@ -203,7 +185,7 @@ vhost_controller_construct(const char *name, const char *cpumask,
 	app_cpuset(&app);
 	if (cpumask == NULL) {
 		c->cpumask = app;
-	} else if (parse_cpumask(cpumask, &c->cpumask) != 0 ||
+	} else if (cpuset_parse(&c->cpumask, cpumask) != 0 ||
 		   !cpuset_is_subset(&c->cpumask, &app) ||
 		   cpuset_next(&c->cpumask, 0) == UINT32_MAX) {
 		LOG_ERR("vhost: cpumask %s is not a non-empty subset of the application's cores",
@@ -639,7 +621,8 @@ coalescing_on_thread(void *ctx)
 
 /*
  * Rates are judged per 10 ms window (session.c), so the threshold is kept
- * as completions per window; a threshold under 100/s would be 0 per window.
+ * as completions per window; a threshold under 100/s would be 0 per window
+ * (refused whatever the delay, as SPDK does).
  */
 int
 vhost_controller_set_coalescing(struct vhost_controller *c, uint32_t delay_base_us,
@@ -648,7 +631,7 @@ vhost_controller_set_coalescing(struct vhost_controller *c, uint32_t delay_base_
 	struct coalescing_update *u;
 	uint64_t ticks = (uint64_t)delay_base_us * env_get_ticks_hz() / 1000000;
 
-	if (delay_base_us != 0 && (iops_threshold < 100 || ticks > UINT32_MAX))
+	if (iops_threshold < 100 || ticks > UINT32_MAX)
 		return -EINVAL;
 	u = calloc(1, sizeof(*u));
 	if (u == NULL)

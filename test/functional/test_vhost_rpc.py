@@ -543,8 +543,6 @@ def test_coalescing_errors(d):
     assert coalescing(d, "vhost.0") == (20, 5000)        # nothing changed
 
 
-@pytest.mark.daemon_bug("vhost_controller_set_coalescing checks iops_threshold >= 100 only "
-                        "when delay_base_us != 0 (lib/vhost/controller.c)")
 def test_coalescing_threshold_is_checked_with_delay_off_too(d):
     # spec 2.4.8: iops_threshold must be >= 100, whatever the delay.
     create(d, "vhost.0")
