@@ -104,6 +104,11 @@ lvol_submit_request(struct io_channel *ch, struct bdev_io *io)
 	case BDEV_IO_TYPE_WRITE_ZEROES:
 		blob_io_write_zeroes(blob, bs_ch, off, len, lvol_io_done, io);
 		return;
+	case BDEV_IO_TYPE_FLUSH:
+		/* A guest's cache flush must reach the base device (a file bdev
+		 * with a volatile cache below), not stop at the volume. */
+		blob_io_flush(blob, bs_ch, lvol_io_done, io);
+		return;
 	case BDEV_IO_TYPE_RESET:
 		bdev_io_complete(io, BDEV_IO_STATUS_SUCCESS);
 		return;
@@ -127,6 +132,7 @@ lvol_io_type_supported(void *ctx, enum bdev_io_type type)
 	case BDEV_IO_TYPE_WRITE:
 	case BDEV_IO_TYPE_UNMAP:
 	case BDEV_IO_TYPE_WRITE_ZEROES:
+	case BDEV_IO_TYPE_FLUSH:
 		return !lvol_is_read_only(lvb->lvol);
 	default:
 		return false;
