@@ -51,6 +51,8 @@ struct blk_ctrlr {
 	bool readonly;
 	bool packed_ring;
 	bool removed;               /* controller thread: fail new I/O */
+	bool remove_pending;        /* app thread: detach/close messages under way */
+	bool destroyed;             /* app thread: controller gone, free on close */
 	bool unmap;                 /* bdev supports unmap (DISCARD) */
 	bool flush;
 	uint32_t block_size;
@@ -479,6 +481,9 @@ close_desc_on_app(void *ctx)
 		bdev_close(bc->desc);
 		bc->desc = NULL;
 	}
+	bc->remove_pending = false;
+	if (bc->destroyed)
+		free(bc);
 }
 
 static void
@@ -502,6 +507,7 @@ bdev_event(enum bdev_event_type type, struct bdev *bdev, void *ctx)
 
 	switch (type) {
 	case BDEV_EVENT_REMOVE:
+		bc->remove_pending = true;
 		LOG_NOTICE("vhost: bdev %s removed under controller %s: I/O now fails",
 			   bc->bdev_name, bc->c->name);
 		thread_send_msg(bc->c->thread, detach_on_controller, bc);
@@ -578,10 +584,16 @@ blk_destroy(struct vhost_controller *c)
 
 	if (bc == NULL)
 		return;
+	c->backend_ctx = NULL;
+	if (bc->remove_pending) {
+		/* The detach message is on its way through the controller
+		 * thread (which exits only after it); the close frees bc. */
+		bc->destroyed = true;
+		return;
+	}
 	if (bc->desc != NULL)
 		bdev_close(bc->desc);
 	free(bc);
-	c->backend_ctx = NULL;
 }
 
 static const struct vhost_backend g_blk_backend = {
