@@ -177,6 +177,31 @@ mdmem_writev(struct bs_dev *dev, struct io_channel *ch, struct iovec *iov, int i
 	complete_later(cb, cb_arg, w == 1 ? 0 : -EINVAL);
 }
 
+/* Data I/O with a lent context (bs_dev.h): forwarded to the bdev's device as is. */
+static void
+mdmem_readv_ctx(struct bs_dev *dev, struct io_channel *ch, struct iovec *iov, int iovcnt,
+		uint64_t lba, uint32_t count, struct bs_dev_io_ctx *ctx, bs_dev_cb cb, void *cb_arg)
+{
+	struct mdmem_dev *d = to_mdmem(dev);
+
+	if (where(d, lba, count) == 0)
+		d->inner->readv_ctx(d->inner, ch, iov, iovcnt, lba, count, ctx, cb, cb_arg);
+	else
+		mdmem_readv(dev, ch, iov, iovcnt, lba, count, cb, cb_arg);
+}
+
+static void
+mdmem_writev_ctx(struct bs_dev *dev, struct io_channel *ch, struct iovec *iov, int iovcnt,
+		 uint64_t lba, uint32_t count, struct bs_dev_io_ctx *ctx, bs_dev_cb cb, void *cb_arg)
+{
+	struct mdmem_dev *d = to_mdmem(dev);
+
+	if (where(d, lba, count) == 0)
+		d->inner->writev_ctx(d->inner, ch, iov, iovcnt, lba, count, ctx, cb, cb_arg);
+	else
+		mdmem_writev(dev, ch, iov, iovcnt, lba, count, cb, cb_arg);
+}
+
 static void
 mdmem_write_zeroes(struct bs_dev *dev, struct io_channel *ch, uint64_t lba, uint64_t count,
 		   bs_dev_cb cb, void *cb_arg)
@@ -285,6 +310,10 @@ perf_mdmem_create(struct bs_dev *inner, uint64_t md_bytes_max)
 	d->bs.write = mdmem_write;
 	d->bs.readv = mdmem_readv;
 	d->bs.writev = mdmem_writev;
+	if (inner->readv_ctx != NULL && inner->writev_ctx != NULL) {
+		d->bs.readv_ctx = mdmem_readv_ctx;
+		d->bs.writev_ctx = mdmem_writev_ctx;
+	}
 	d->bs.write_zeroes = mdmem_write_zeroes;
 	d->bs.unmap = mdmem_unmap;
 	d->bs.flush = mdmem_flush;

@@ -12,6 +12,15 @@
  * operation completes through cb(cb_arg, rc) on the thread of the channel
  * it was given, never before the call returns; rc is 0 or a negative
  * errno.
+ *
+ * Lent contexts. A device must remember (cb, cb_arg) and maybe more until
+ * an operation completes; by default it keeps them in memory of its own
+ * (a per-channel pool). readv_ctx / writev_ctx, when a device has them,
+ * take that memory from the caller instead: a struct bs_dev_io_ctx the
+ * caller owns and leaves alone from the call until cb runs. The blob data
+ * path lends one from each request, which saves the device a pool get and
+ * put per I/O. The result is the same as readv / writev in every other
+ * respect.
  */
 #ifndef LVSTOR_BS_DEV_H
 #define LVSTOR_BS_DEV_H
@@ -26,6 +35,13 @@ struct bdev;
 struct bdev_module;
 
 typedef void (*bs_dev_cb)(void *cb_arg, int rc);
+
+/* Bytes of per-operation memory a caller lends (readv_ctx, writev_ctx). */
+#define BS_DEV_IO_CTX_SIZE 160
+
+struct bs_dev_io_ctx {
+	_Alignas(16) unsigned char opaque[BS_DEV_IO_CTX_SIZE];
+};
 
 struct bs_dev {
 	uint64_t blockcnt;
@@ -49,6 +65,16 @@ struct bs_dev {
 			     uint64_t lba_count, bs_dev_cb cb, void *cb_arg);
 	void (*unmap)(struct bs_dev *dev, struct io_channel *ch, uint64_t lba,
 		      uint64_t lba_count, bs_dev_cb cb, void *cb_arg);
+	/*
+	 * Optional (NULL: use readv / writev): the same with a context lent
+	 * by the caller, untouched by it until cb runs (see above).
+	 */
+	void (*readv_ctx)(struct bs_dev *dev, struct io_channel *ch, struct iovec *iov,
+			  int iovcnt, uint64_t lba, uint32_t lba_count, struct bs_dev_io_ctx *ctx,
+			  bs_dev_cb cb, void *cb_arg);
+	void (*writev_ctx)(struct bs_dev *dev, struct io_channel *ch, struct iovec *iov,
+			   int iovcnt, uint64_t lba, uint32_t lba_count, struct bs_dev_io_ctx *ctx,
+			   bs_dev_cb cb, void *cb_arg);
 	/* Makes every completed write durable. */
 	void (*flush)(struct bs_dev *dev, struct io_channel *ch, bs_dev_cb cb, void *cb_arg);
 

@@ -21,6 +21,9 @@
  * in flight, taken from the pool at submit and given back before the
  * caller's callback runs. The pool is sized for a deep queue and grows
  * only past a new high-water mark, so the steady state allocates nothing.
+ * readv_ctx / writev_ctx (the blob data path) use the caller's lent
+ * context instead (bs_dev.h) and complete straight to the caller, with
+ * no pool get or put.
  *
  * Back-pressure. When the bdev layer has no bdev_io (-ENOMEM at submit),
  * the operation parks its own bdev_io_wait_entry (inside its context, so
@@ -106,6 +109,11 @@ struct bdev_op {
 	struct bdev_io_wait_entry wait;   /* parked here after -ENOMEM */
 };
 
+_Static_assert(sizeof(struct bdev_op) <= sizeof(struct bs_dev_io_ctx),
+	       "a lent context must hold a bdev_op");
+_Static_assert(_Alignof(struct bdev_op) <= _Alignof(struct bs_dev_io_ctx),
+	       "a lent context must be aligned for a bdev_op");
+
 static struct bdev_dev *
 to_bdev_dev(struct bs_dev *dev)
 {
@@ -118,6 +126,11 @@ op_done(struct bdev_io *io, bool success, void *arg)
 	struct bdev_op *op = arg;
 
 	bdev_free_io(io);
+	if (op->req.lent) {
+		/* The bdev layer never calls back inside the submit: call on. */
+		op->req.cb(op->req.cb_arg, success ? 0 : -EIO);
+		return;
+	}
 	dev_pool_complete(&op->ch->pool, &op->req, success ? 0 : -EIO);
 }
 
@@ -247,23 +260,46 @@ bdev_dev_write(struct bs_dev *dev, struct io_channel *ch, void *payload, uint64_
 	op_submit(op);
 }
 
+/* The blob data path's operations: straight to the bdev layer. */
+static inline void
+rw_submit(struct bs_dev *dev, struct bdev_dev_ch *dch, struct bdev_op *op, bool write,
+	  struct iovec *iov, int iovcnt, uint64_t lba, uint32_t count)
+{
+	int rc;
+
+	op->ch = dch;
+	op->type = write ? OP_WRITEV : OP_READV;
+	op->iov = iov;
+	op->iovcnt = iovcnt;
+	op->lba = lba;
+	op->count = count;
+	if (write)
+		rc = bdev_writev(to_bdev_dev(dev)->desc, dch->bdev_ch, iov, iovcnt, lba, count,
+				 op_done, op);
+	else
+		rc = bdev_readv(to_bdev_dev(dev)->desc, dch->bdev_ch, iov, iovcnt, lba, count,
+				op_done, op);
+	if (rc != 0)
+		op_refused(op, rc);
+}
+
 static void
 bdev_dev_readv(struct bs_dev *dev, struct io_channel *ch, struct iovec *iov, int iovcnt,
 	       uint64_t lba, uint32_t count, bs_dev_cb cb, void *cb_arg)
 {
 	struct bdev_dev_ch *dch = io_channel_get_ctx(ch);
-	struct bdev_op *op = op_take(dch, OP_READV, cb, cb_arg);
-	int rc;
 
-	/* The blob data path's operation: straight to the bdev layer. */
-	op->iov = iov;
-	op->iovcnt = iovcnt;
-	op->lba = lba;
-	op->count = count;
-	rc = bdev_readv(to_bdev_dev(dev)->desc, dch->bdev_ch, iov, iovcnt, lba, count, op_done,
-			op);
-	if (rc != 0)
-		op_refused(op, rc);
+	rw_submit(dev, dch, DEV_REQ(dev_pool_get(&dch->pool, cb, cb_arg), struct bdev_op), false,
+		  iov, iovcnt, lba, count);
+}
+
+static void
+bdev_dev_readv_ctx(struct bs_dev *dev, struct io_channel *ch, struct iovec *iov, int iovcnt,
+		   uint64_t lba, uint32_t count, struct bs_dev_io_ctx *ctx, bs_dev_cb cb,
+		   void *cb_arg)
+{
+	rw_submit(dev, io_channel_get_ctx(ch), DEV_REQ(dev_pool_lend(ctx, cb, cb_arg),
+		  struct bdev_op), false, iov, iovcnt, lba, count);
 }
 
 static void
@@ -271,23 +307,27 @@ bdev_dev_writev(struct bs_dev *dev, struct io_channel *ch, struct iovec *iov, in
 		uint64_t lba, uint32_t count, bs_dev_cb cb, void *cb_arg)
 {
 	struct bdev_dev_ch *dch;
-	struct bdev_op *op;
-	int rc;
 
 	if (to_bdev_dev(dev)->read_only) {
 		op_finish_now(ch, cb, cb_arg, -EPERM);
 		return;
 	}
 	dch = io_channel_get_ctx(ch);
-	op = op_take(dch, OP_WRITEV, cb, cb_arg);
-	op->iov = iov;
-	op->iovcnt = iovcnt;
-	op->lba = lba;
-	op->count = count;
-	rc = bdev_writev(to_bdev_dev(dev)->desc, dch->bdev_ch, iov, iovcnt, lba, count, op_done,
-			 op);
-	if (rc != 0)
-		op_refused(op, rc);
+	rw_submit(dev, dch, DEV_REQ(dev_pool_get(&dch->pool, cb, cb_arg), struct bdev_op), true,
+		  iov, iovcnt, lba, count);
+}
+
+static void
+bdev_dev_writev_ctx(struct bs_dev *dev, struct io_channel *ch, struct iovec *iov, int iovcnt,
+		    uint64_t lba, uint32_t count, struct bs_dev_io_ctx *ctx, bs_dev_cb cb,
+		    void *cb_arg)
+{
+	if (to_bdev_dev(dev)->read_only) {
+		op_finish_now(ch, cb, cb_arg, -EPERM);
+		return;
+	}
+	rw_submit(dev, io_channel_get_ctx(ch), DEV_REQ(dev_pool_lend(ctx, cb, cb_arg),
+		  struct bdev_op), true, iov, iovcnt, lba, count);
 }
 
 static void
@@ -463,6 +503,8 @@ create(const char *name, struct bdev_module *claim_module, bool read_only,
 	dev->bs.write = bdev_dev_write;
 	dev->bs.readv = bdev_dev_readv;
 	dev->bs.writev = bdev_dev_writev;
+	dev->bs.readv_ctx = bdev_dev_readv_ctx;
+	dev->bs.writev_ctx = bdev_dev_writev_ctx;
 	dev->bs.write_zeroes = bdev_dev_write_zeroes;
 	dev->bs.unmap = bdev_dev_unmap;
 	dev->bs.flush = bdev_dev_flush;

@@ -14,8 +14,10 @@
  * Invariants:
  *  - A pool belongs to one io_channel and is touched only on that
  *    channel's thread (asserted): no lock, no atomic.
- *  - Every context is in exactly one place: the free list, the done list,
- *    or handed out (counted in `outstanding`).
+ *  - Every context of the pool is in exactly one place: the free list,
+ *    the done list, or handed out (counted in `outstanding`). A lent
+ *    context (the caller's memory) is only ever on the done list, and
+ *    never counted.
  *  - The drain poller is paused exactly when the done list is empty, so an
  *    idle channel costs its reactor nothing and never keeps it awake
  *    (a paused poller does not count as active). A drain takes a snapshot
@@ -83,8 +85,10 @@ pool_drain(void *arg)
 		int rc = req->rc;
 
 		TAILQ_REMOVE(&batch, req, link);
-		TAILQ_INSERT_HEAD(&pool->free, req, link);
-		pool->outstanding--;
+		if (!req->lent) {
+			TAILQ_INSERT_HEAD(&pool->free, req, link);
+			pool->outstanding--;
+		}
 		cb(cb_arg, rc);
 	}
 	return POLLER_BUSY;
@@ -153,6 +157,7 @@ dev_pool_get(struct dev_pool *pool, bs_dev_cb cb, void *cb_arg)
 	req->cb = cb;
 	req->cb_arg = cb_arg;
 	req->rc = 0;
+	req->lent = false;
 	return req;
 }
 
@@ -163,8 +168,10 @@ dev_pool_complete(struct dev_pool *pool, struct dev_req *req, int rc)
 	void *cb_arg = req->cb_arg;
 
 	assert(pool->thread == thread_get_current());
-	TAILQ_INSERT_HEAD(&pool->free, req, link);
-	pool->outstanding--;
+	if (!req->lent) {
+		TAILQ_INSERT_HEAD(&pool->free, req, link);
+		pool->outstanding--;
+	}
 	cb(cb_arg, rc);
 }
 

@@ -10,6 +10,9 @@
  * device: it hands out fixed-size request contexts whose first member is
  * a struct dev_req, and it runs completions posted with
  * dev_pool_complete_later() from a poller of the channel's thread.
+ * A context lent by the caller (bs_dev.h, readv_ctx) is not the pool's:
+ * dev_pool_lend() marks it, and the pool never puts it on its free list
+ * or counts it, but can still hold back its completion.
  *
  * Used by dev_bdev.c, dev_mem.c and dev_zeroes.c, nowhere else.
  */
@@ -32,6 +35,7 @@ struct dev_req {
 	bs_dev_cb cb;
 	void *cb_arg;
 	int rc;
+	bool lent;                    /* the caller's memory, not the pool's */
 	TAILQ_ENTRY(dev_req) link;    /* free list or done list */
 };
 
@@ -66,7 +70,23 @@ void dev_pool_fini(struct dev_pool *pool);
  */
 struct dev_req *dev_pool_get(struct dev_pool *pool, bs_dev_cb cb, void *cb_arg);
 /*
- * Returns `req` to the pool and calls its cb(cb_arg, rc) now. For
+ * Makes the caller's lent memory (at least the device's context size) a
+ * context with cb/cb_arg recorded. No pool state changes; any thread.
+ */
+static inline struct dev_req *
+dev_pool_lend(void *mem, bs_dev_cb cb, void *cb_arg)
+{
+	struct dev_req *req = mem;
+
+	req->cb = cb;
+	req->cb_arg = cb_arg;
+	req->rc = 0;
+	req->lent = true;
+	return req;
+}
+
+/*
+ * Returns `req` to the pool (unless lent) and calls its cb(cb_arg, rc) now. For
  * completions that already arrive later than the submit (a bdev_io
  * callback). The context is free again before cb runs, so cb may submit.
  */

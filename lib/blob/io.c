@@ -26,7 +26,9 @@
  * allocation awaiting its metadata commit) is what a volume does nearly
  * all the time; fast_submit() sends it straight to the device on the
  * caller's iovecs, with the same request-pool and in-flight bookkeeping
- * but no argument record, slice or advance. Everything else, errors
+ * but no argument record, slice or advance, and lends the device the
+ * request's own operation context (bs_dev.h readv_ctx) when the device
+ * takes one. Everything else, errors
  * included, takes the general path below, which gives the same result.
  *
  * What a piece does, by kind of slot:
@@ -592,20 +594,25 @@ fast_dev_cb(void *cb_arg, int rc)
  * device were ever to call back inside the submission). Returns true if
  * it submitted.
  */
-static inline bool
+static inline __attribute__((always_inline)) bool
 fast_submit(struct blob *blob, struct io_channel *io_ch, uint8_t op, void *payload,
 	    struct iovec *iov, int iovcnt, uint64_t offset, uint64_t length,
 	    blob_op_complete cb, void *cb_arg)
 {
 	const struct blob_store *bs = blob->bs;
 	uint64_t upc = bs->io_units_per_cluster;
-	uint64_t slot = offset / upc, in = offset - slot * upc;
-	struct bs_channel *ch;
+	struct bs_channel *ch = io_channel_get_ctx(io_ch);
 	struct blob_request *req;
 	struct bs_dev *dev;
-	uint64_t lba;
+	uint64_t slot, in, lba;
 	uint32_t c, n;
 
+	/* Clusters are a power of two io units in any real store: no divide. */
+	if (__builtin_expect(ch->upc_shift >= 0, 1))
+		slot = offset >> ch->upc_shift;
+	else
+		slot = offset / upc;
+	in = offset - slot * upc;
 	if (length == 0 || length > upc - in || slot >= blob_slots(blob))
 		return false;
 	if (op == BLOB_IO_WRITE && (blob->data_ro || blob_thin_pending(blob)))
@@ -628,7 +635,6 @@ fast_submit(struct blob *blob, struct io_channel *io_ch, uint8_t op, void *paylo
 		if (total != want)
 			return false;
 	}
-	ch = io_channel_get_ctx(io_ch);
 	req = TAILQ_FIRST(&ch->free_reqs);
 	if (req == NULL || !TAILQ_EMPTY(&ch->waiting) ||
 	    __atomic_load_n(&blob->frozen_refcnt, __ATOMIC_ACQUIRE) != 0)
@@ -656,10 +662,19 @@ fast_submit(struct blob *blob, struct io_channel *io_ch, uint8_t op, void *paylo
 	lba = bs_cluster_lba(ch, c, in);
 	n = (uint32_t)(length * ch->lpu);
 	req->starting = true;
-	if (op == BLOB_IO_READ)
-		dev->readv(dev, ch->dev_ch, iov, iovcnt, lba, n, fast_dev_cb, req);
-	else
+	/* The request lends the device its operation context (bs_dev.h). */
+	if (op == BLOB_IO_READ) {
+		if (dev->readv_ctx != NULL)
+			dev->readv_ctx(dev, ch->dev_ch, iov, iovcnt, lba, n, &req->dev_ctx,
+				       fast_dev_cb, req);
+		else
+			dev->readv(dev, ch->dev_ch, iov, iovcnt, lba, n, fast_dev_cb, req);
+	} else if (dev->writev_ctx != NULL) {
+		dev->writev_ctx(dev, ch->dev_ch, iov, iovcnt, lba, n, &req->dev_ctx, fast_dev_cb,
+				req);
+	} else {
 		dev->writev(dev, ch->dev_ch, iov, iovcnt, lba, n, fast_dev_cb, req);
+	}
 	req->starting = false;
 	return true;
 }

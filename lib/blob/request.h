@@ -159,6 +159,9 @@ struct blob_request {
 	uint64_t copy_len;                     /* io units of the chunk in flight */
 	void (*retry_fn)(void *ctx);           /* message that failed to send */
 	struct thread *retry_thread;
+
+	/* Lent to the store device by the fast path (bs_dev.h readv_ctx). */
+	struct bs_dev_io_ctx dev_ctx;
 };
 
 /*
@@ -174,6 +177,8 @@ struct bs_channel {
 	struct io_channel *dev_ch;              /* the store device, this thread */
 	uint32_t lpu;                           /* device blocks per io unit (1 normally) */
 	uint64_t lpc;                           /* device blocks per cluster */
+	/* log2(io units per cluster) when a power of two (always, in practice), else -1 */
+	int upc_shift;
 	struct thread *thread;
 	struct blob_request *reqs;              /* max_channel_ops of them */
 	uint32_t num_reqs;

@@ -17,11 +17,14 @@ then measures memory that is really there, see bdev_bench.py). The bare
 bdev and the layered runs alternate, REPEAT rounds, best run of each
 kept: on a small shared machine that is the fairest pair.
 
-    python3 test/bench/blob_bench.py profile [WORKLOAD]        (default randread)
+    python3 test/bench/blob_bench.py profile [WORKLOAD [TARGET]]   (default randread blob)
 
-Instructions per I/O of a thick blob on Null0 at QD 128, by where the
-code lives, with callgrind (the two-run difference of bdev_profile.py,
-so start-up cancels out).
+Instructions per I/O at QD 128, by where the code lives, with callgrind
+(the two-run difference of bdev_profile.py, so start-up cancels out).
+TARGET: blob (a thick blob on Null0, the default), null (bare Null0),
+lvol (a thick lvol on Malloc1, after --prefill) or malloc (bare Malloc0,
+after --prefill); lvol minus malloc is what the lvol stack adds (an
+lvolstore cannot live on a null bdev, which keeps no metadata).
 
     python3 test/bench/blob_bench.py lvol [NUM_CREATE [NUM_RESTART]]   (default 1000, 10000)
 
@@ -149,7 +152,7 @@ GROUPS = [("tool", "app/lvstor-perf/job.c"), ("tool", "app/lvstor-perf/report.c"
           ("histogram", "lib/util/histogram"),
           ("blob: bs_dev on bdev", "lib/blob/dev_"), ("blob: request/io", "lib/blob/"),
           ("bdev", "lib/bdev/"), ("env", "lib/env/"), ("thread", "lib/thread/"),
-          ("backend", "module/bdev/")]
+          ("lvol bdev", "module/bdev/lvol/"), ("backend", "module/bdev/")]
 GROUP_NAMES = []
 for _g, _p in GROUPS:
     if _g not in GROUP_NAMES:
@@ -166,11 +169,11 @@ def group_of(path, fn):
     return "libc"
 
 
-def callgrind(d, cfg, workload, seconds):
+def callgrind(d, cfg, workload, seconds, target="Null0", extra=("--blob",)):
     out = os.path.join(d, "cg.%s" % seconds)
     cmd = ["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out, PERF, "--json", cfg,
-           "-m", "0x1", "-b", "Null0", "-q", str(QD), "-o", "4096", "-w", workload, "-t",
-           str(seconds), "--blob", "--output", "json"]
+           "-m", "0x1", "-b", target, "-q", str(QD), "-o", "4096", "-w", workload, "-t",
+           str(seconds), "--output", "json"] + list(extra)
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
     if p.returncode != 0:
         sys.exit("callgrind run failed:\n" + p.stderr[-2000:])
@@ -192,23 +195,34 @@ def callgrind(d, cfg, workload, seconds):
     return ios, groups, funcs
 
 
+# profile targets: (bdev, lvstor-perf options, what it is)
+PROFILE_TARGETS = {
+    "blob": ("Null0", ["--blob"], "Thick blob on Null0 (`--blob`)"),
+    "null": ("Null0", [], "Bare Null0"),
+    "malloc": ("Malloc0", ["--prefill"], "Bare Malloc0 (`--prefill`)"),
+    "lvol": ("lvs0/lvol0", ["--prefill"], "Thick lvol on Malloc1 (`--prefill`)"),
+}
+
+
 def cmd_profile(args):
     workload = args[0] if args else "randread"
+    which = args[1] if len(args) > 1 else "blob"
+    if which not in PROFILE_TARGETS:
+        sys.exit("profile target must be one of " + ", ".join(PROFILE_TARGETS))
+    target, extra, what = PROFILE_TARGETS[which]
     if not shutil.which("valgrind") or not shutil.which("callgrind_annotate"):
         sys.exit("valgrind (callgrind) is not installed")
-    cfg_only_null = {"subsystems": [{"subsystem": "bdev", "config": [
-        bdev("bdev_null_create", "Null0")]}]}
     with tempfile.TemporaryDirectory(prefix="lvsblobprof.") as d:
         cfg = os.path.join(d, "bdevs.json")
         with open(cfg, "w") as f:
-            json.dump(cfg_only_null, f)
-        n1, g1, f1 = callgrind(d, cfg, workload, 1)
-        n2, g2, f2 = callgrind(d, cfg, workload, 3)
+            json.dump(PERF_CONFIG, f)
+        n1, g1, f1 = callgrind(d, cfg, workload, 1, target, extra)
+        n2, g2, f2 = callgrind(d, cfg, workload, 3, target, extra)
     dn = n2 - n1
     if dn <= 0:
         sys.exit("the longer run did not complete more I/O")
-    print("Thick blob on Null0 (`--blob`), %s QD %d, 4 KiB, one core: %.0f I/Os more in the "
-          "longer run" % (workload, QD, dn))
+    print("%s, %s QD %d, 4 KiB, one core: %.0f I/Os more in the longer run"
+          % (what, workload, QD, dn))
     print()
     print("| where | instructions / I/O |")
     print("|---|--:|")
