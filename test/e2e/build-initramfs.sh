@@ -54,6 +54,7 @@ key=$( {
 } | sha256sum | cut -c1-16)
 img=$out/initramfs-$key.cpio.gz
 if [ -s "$img" ]; then
+	touch "$img"    # in use: see the pruning below
 	echo "$img"
 	exit 0
 fi
@@ -77,6 +78,8 @@ echo "$kver" > "$stage/etc/kernel-version"
 (cd "$stage" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0) |
 	gzip -1 > "$stage.cpio.gz"
 mv "$stage.cpio.gz" "$img"
-# Older images of the same tree are stale now.
-find "$out" -maxdepth 1 -name 'initramfs-*.cpio.gz' ! -name "${img##*/}" -delete
+# Images of other input sets: a run in progress elsewhere may still be
+# about to boot one (its path was handed out already), so only those unused
+# for a day go.
+find "$out" -maxdepth 1 -name 'initramfs-*.cpio.gz' ! -name "${img##*/}" -mtime +0 -delete
 echo "$img"

@@ -72,8 +72,18 @@ if [ ! -e "$dir/.complete" ]; then
 	trap 'rm -rf "$tmp"' EXIT
 	# apt-get download writes into the current directory; as root it warns
 	# that the _apt sandbox user cannot write there, which is harmless.
-	(cd "$tmp" && apt-get download -qq "$pkg" 2>&1 | grep -v 'unsandboxed' >&2 || true)
-	deb=$(ls "$tmp"/linux-image-*.deb 2>/dev/null | head -1)
+	download() {
+		(cd "$tmp" && apt-get download -qq "$pkg" 2>&1 | grep -v 'unsandboxed' >&2 || true)
+		deb=$(ls "$tmp"/linux-image-*.deb 2>/dev/null | head -1)
+	}
+	download
+	if [ -z "$deb" ] && [ "$(id -u)" -eq 0 ]; then
+		# Stale lists can name a kernel the mirror no longer has.
+		log "retrying after apt-get update"
+		apt-get update -qq >/dev/null || true
+		pkg=$(resolve || true)
+		[ -n "$pkg" ] && [ "${pkg#linux-image-}" = "$kver" ] && download
+	fi
 	if [ -z "$deb" ]; then
 		log "apt-get download $pkg failed"
 		exit 1

@@ -118,6 +118,7 @@ class Guest:
         self.results = []
         self.done = 0               # LVSTOR-DONE lines seen
         self.boots = 0              # LVSTOR-BOOT lines seen
+        self.boot_times = []        # seconds from QEMU start to each LVSTOR-BOOT
         self.started_at = None
         self.ended_at = None
         self._cond = threading.Condition()
@@ -138,8 +139,7 @@ class Guest:
     def add_virtio_blk(self, path, num_queues=1, readonly=False):
         """QEMU's own virtio-blk on a raw file (tests the harness itself)."""
         i = len(self.devices)
-        drive = "file=%s,if=none,id=d%d,format=raw,discard=unmap,cache=none,aio=threads" % (
-            path, i)
+        drive = "file=%s,if=none,id=d%d,format=raw,discard=unmap" % (path, i)
         if readonly:
             drive += ",readonly=on"
         self.devices += ["-drive", drive,
@@ -185,6 +185,7 @@ class Guest:
                     self.results.append(Result(*m.groups()))
                 if "LVSTOR-BOOT" in line:
                     self.boots += 1
+                    self.boot_times.append(time.monotonic() - self.started_at)
                 if "LVSTOR-DONE" in line:
                     self.done += 1
                 self._cond.notify_all()
