@@ -65,16 +65,20 @@ run_unit_dir() {
 	done
 }
 
-# run_pytest DIR LABEL: one pytest run; its "N passed" / "N failed" /
-# "N error(s)" are added up. A run that fails without counting a failure
-# (collection error, crash) counts as one.
+# run_pytest DIR LABEL: one pytest run; the "N passed" / "N failed" /
+# "N error(s)" of its final summary line are added up (only that line: test
+# output such as a guest's console can hold the same words). A run that fails
+# without counting a failure (collection error, crash) counts as one.
 run_pytest() {
-	local dir=$1 label=$2 out rc p f
+	local dir=$1 label=$2 out rc p f summary
 	out=$(/usr/bin/python3 -m pytest -q -p no:cacheprovider "$dir" 2>&1)
 	rc=$?
 	printf '%s\n' "$out" | tail -30
-	p=$(printf '%s\n' "$out" | grep -Eo '[0-9]+ passed' | tail -1 | grep -Eo '[0-9]+')
-	f=$(printf '%s\n' "$out" | grep -Eo '[0-9]+ (failed|error|errors)' | awk '{s+=$1} END {print s+0}')
+	summary=$(printf '%s\n' "$out" |
+		grep -E '^=* *[0-9]+ (passed|failed|errors?|skipped|xfailed|xpassed|deselected|warnings?)\b.* in [0-9.]+s' |
+		tail -1)
+	p=$(printf '%s\n' "$summary" | grep -Eo '[0-9]+ passed' | grep -Eo '[0-9]+')
+	f=$(printf '%s\n' "$summary" | grep -Eo '[0-9]+ (failed|error|errors)' | awk '{s+=$1} END {print s+0}')
 	p=${p:-0}
 	f=${f:-0}
 	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
