@@ -268,19 +268,21 @@ rw_submit(struct bs_dev *dev, struct bdev_dev_ch *dch, struct bdev_op *op, bool 
 	int rc;
 
 	op->ch = dch;
-	op->type = write ? OP_WRITEV : OP_READV;
-	op->iov = iov;
-	op->iovcnt = iovcnt;
-	op->lba = lba;
-	op->count = count;
 	if (write)
 		rc = bdev_writev(to_bdev_dev(dev)->desc, dch->bdev_ch, iov, iovcnt, lba, count,
 				 op_done, op);
 	else
 		rc = bdev_readv(to_bdev_dev(dev)->desc, dch->bdev_ch, iov, iovcnt, lba, count,
 				op_done, op);
-	if (rc != 0)
+	if (rc != 0) {
+		/* What a resubmission after -ENOMEM needs (op_retry). */
+		op->type = write ? OP_WRITEV : OP_READV;
+		op->iov = iov;
+		op->iovcnt = iovcnt;
+		op->lba = lba;
+		op->count = count;
 		op_refused(op, rc);
+	}
 }
 
 static void

@@ -250,13 +250,8 @@ bs_channel_drain_recheck(struct bs_channel *ch, const struct blob *blob)
 		drain_check_channel(ch, blob);
 }
 
-/*
- * Returns the request to its channel and calls back; the request is free
- * before cb runs. Inline: it is the completion of every blob I/O, and
- * drains and parked submissions are rare, so the common case is a list
- * insert, two empty-list tests and the call.
- */
-static inline __attribute__((always_inline)) void
+/* Returns the request to its channel and calls back; the request is free before cb runs. */
+static void
 request_release_and_call(struct blob_request *req)
 {
 	struct bs_channel *ch = req->ch;
@@ -266,26 +261,50 @@ request_release_and_call(struct blob_request *req)
 	int rc = req->rc;
 
 	TAILQ_INSERT_HEAD(&ch->free_reqs, req, link);
-	if (__builtin_expect(!TAILQ_EMPTY(&ch->drains), 0))
+	if (!TAILQ_EMPTY(&ch->drains))
 		drain_check_channel(ch, blob);
-	if (__builtin_expect(!TAILQ_EMPTY(&ch->waiting), 0))
-		pump(ch);
+	pump(ch);
 	cb(cb_arg, rc);
 }
 
-void
-bs_request_finish(struct blob_request *req)
+static __attribute__((noinline)) void
+request_finish_slow(struct blob_request *req)
 {
 	struct bs_channel *ch = req->ch;
 
-	TAILQ_REMOVE(&ch->inflight, req, inflight_link);
-	if (__builtin_expect(req->starting, 0)) {
+	if (req->starting) {
 		if (TAILQ_EMPTY(&ch->parked_done) && TAILQ_EMPTY(&ch->done))
 			wake(ch);
 		TAILQ_INSERT_TAIL(&ch->done, req, link);
 		return;
 	}
 	request_release_and_call(req);
+}
+
+/*
+ * The completion of every blob I/O. Requests finishing inside their start,
+ * drains waiting on the channel and parked submissions are rare; without
+ * them, finishing is two list operations and a tail call of the callback.
+ */
+void
+bs_request_finish(struct blob_request *req)
+{
+	struct bs_channel *ch = req->ch;
+	blob_op_complete cb;
+	void *cb_arg;
+	int rc;
+
+	TAILQ_REMOVE(&ch->inflight, req, inflight_link);
+	if (__builtin_expect(req->starting || !TAILQ_EMPTY(&ch->drains) ||
+			     !TAILQ_EMPTY(&ch->waiting), 0)) {
+		request_finish_slow(req);
+		return;
+	}
+	cb = req->args.cb;
+	cb_arg = req->args.cb_arg;
+	rc = req->rc;
+	TAILQ_INSERT_HEAD(&ch->free_reqs, req, link);
+	cb(cb_arg, rc);
 }
 
 static int
