@@ -16,9 +16,9 @@
  * context, no allocation, no lock. The blobstore splits at cluster
  * boundaries and reads through to the parent for unallocated clusters.
  * Reset has nothing to abort at this level (the blobstore has no queue
- * the lvol could drain) and succeeds. Flush is not offered (spec
- * §2.2.1's example); seek_hole/seek_data are advertised as SPDK does but
- * the layer has no call that submits them.
+ * the lvol could drain) and succeeds. Flush goes to the base device
+ * (blob_io_flush; unlike SPDK, see doc/lvol.md); seek_hole/seek_data are
+ * advertised as SPDK does but the layer has no call that submits them.
  *
  * Read-only lvols (snapshots and lvols set read-only) report write, unmap
  * and write_zeroes unsupported, evaluated on every query so that
@@ -98,6 +98,11 @@ lvol_submit_other(struct io_channel *bs_ch, struct blob *blob, struct bdev_io *i
 		return;
 	case BDEV_IO_TYPE_WRITE_ZEROES:
 		blob_io_write_zeroes(blob, bs_ch, off, len, lvol_io_done, io);
+		return;
+	case BDEV_IO_TYPE_FLUSH:
+		/* A guest's cache flush must reach the base device (a file bdev
+		 * with a volatile cache below), not stop at the volume. */
+		blob_io_flush(blob, bs_ch, lvol_io_done, io);
 		return;
 	case BDEV_IO_TYPE_RESET:
 		bdev_io_complete(io, BDEV_IO_STATUS_SUCCESS);
