@@ -53,24 +53,7 @@ def lvstord(workdir):
 
     yield start
 
-    problems = []
-    for d in started:
-        if d.proc is None or d.returncode is not None:
-            continue
-        if d.proc.poll() is not None:
-            rc = d.proc.returncode
-            d.stop()
-            problems.append("lvstord (%s) died during the test with status %d\noutput:\n%s"
-                            % (d.log_path, rc, d.output()[-4000:]))
-            continue
-        try:
-            rc = d.stop()
-        except AssertionError as ex:
-            problems.append(str(ex))
-            continue
-        if rc != 0:
-            problems.append("lvstord (%s) exited with %d on SIGTERM\noutput:\n%s"
-                            % (d.log_path, rc, d.output()[-4000:]))
+    problems = qemu.stop_all(started, log_tail=4000)
     if problems:
         pytest.fail("\n".join(problems))
 

@@ -29,7 +29,7 @@ LOGS = os.path.join(OUT, "logs")
 
 sys.path.insert(0, os.path.join(REPO, "test", "functional"))
 from daemon_util import (LVSTORD, RPC_PY, Daemon, DaemonError, run_rpc,  # noqa: E402,F401
-                         short_tmpdir)
+                         short_tmpdir, stop_all)
 
 BLOCK = 4096            # the pattern's block size (guest/lib.sh: BS)
 BOOT_TIMEOUT = 90.0     # one boot with its tests, TCG on a loaded 2-core box

@@ -16,7 +16,7 @@ import pytest
 
 pytest.register_assert_rewrite("daemon_util")
 
-from daemon_util import LVSTORD, Daemon, short_tmpdir  # noqa: E402
+from daemon_util import LVSTORD, Daemon, short_tmpdir, stop_all  # noqa: E402
 
 
 def pytest_configure(config):
@@ -56,24 +56,7 @@ def lvstord(workdir):
 
     yield start
 
-    problems = []
-    for d in started:
-        if d.proc is None or d.returncode is not None:
-            continue
-        if d.proc.poll() is not None:
-            rc = d.proc.returncode
-            d.stop()
-            problems.append("lvstord (%s) died during the test with status %d\noutput:\n%s"
-                            % (d.sock, rc, d.output()))
-            continue
-        try:
-            rc = d.stop()
-        except AssertionError as ex:
-            problems.append(str(ex))
-            continue
-        if rc != 0:
-            problems.append("lvstord (%s) exited with %d on SIGTERM\noutput:\n%s"
-                            % (d.sock, rc, d.output()))
+    problems = stop_all(started)
     if problems:
         pytest.fail("\n".join(problems))
 

@@ -84,6 +84,33 @@ def short_tmpdir():
     return tempfile.mkdtemp(prefix="lvsft.", dir="/tmp")
 
 
+def stop_all(daemons, log_tail=None):
+    """Stops every daemon a test started that is still running (SIGTERM) and
+    returns what went wrong: one message per daemon that had died during
+    the test, failed to stop, or exited non-zero. Fixtures fail the test
+    with them. log_tail: keep only that many characters of each output."""
+    problems = []
+    for d in daemons:
+        if d.proc is None or d.returncode is not None:
+            continue
+        out = d.output
+        if d.proc.poll() is not None:
+            rc = d.proc.returncode
+            d.stop()
+            problems.append("lvstord (%s) died during the test with status %d\noutput:\n%s"
+                            % (d.log_path, rc, out()[-log_tail:] if log_tail else out()))
+            continue
+        try:
+            rc = d.stop()
+        except AssertionError as ex:
+            problems.append(str(ex))
+            continue
+        if rc != 0:
+            problems.append("lvstord (%s) exited with %d on SIGTERM\noutput:\n%s"
+                            % (d.log_path, rc, out()[-log_tail:] if log_tail else out()))
+    return problems
+
+
 class DaemonError(AssertionError):
     pass
 
