@@ -220,6 +220,23 @@ session_of(int vid)
 	return g_sessions[vid];
 }
 
+/*
+ * The session of vid, read under the lock. The pointer stays valid for the
+ * caller: only destroy_connection frees a session, and rte_vhost never runs
+ * it while another callback for the same connection is running (it waits
+ * for the connection's fd to be idle, also when unregistering a socket).
+ */
+static struct vhost_session *
+session_get(int vid)
+{
+	struct vhost_session *s;
+
+	pthread_mutex_lock(&g_vhost_mutex);
+	s = session_of(vid);
+	pthread_mutex_unlock(&g_vhost_mutex);
+	return s;
+}
+
 static enum rte_vhost_msg_result
 pre_msg_handle(int vid, void *raw)
 {
@@ -355,9 +372,7 @@ new_device(int vid)
 	struct vhost_session *s;
 	int rc;
 
-	pthread_mutex_lock(&g_vhost_mutex);
-	s = session_of(vid);
-	pthread_mutex_unlock(&g_vhost_mutex);
+	s = session_get(vid);
 	if (s == NULL)
 		return -1;
 	if (rte_vhost_get_negotiated_features(vid, &s->features) != 0 ||
@@ -385,9 +400,7 @@ destroy_device(int vid)
 {
 	struct vhost_session *s;
 
-	pthread_mutex_lock(&g_vhost_mutex);
-	s = session_of(vid);
-	pthread_mutex_unlock(&g_vhost_mutex);
+	s = session_get(vid);
 	if (s == NULL || !s->started)
 		return;
 	run_on_controller(s, vhost_session_stop_on_thread);
@@ -424,9 +437,7 @@ vring_state_changed(int vid, uint16_t queue_id, int enable)
 	struct vring_change vc = { .index = queue_id, .enable = enable != 0,
 				   .kickfd = -1, .callfd = -1 };
 
-	pthread_mutex_lock(&g_vhost_mutex);
-	s = session_of(vid);
-	pthread_mutex_unlock(&g_vhost_mutex);
+	s = session_get(vid);
 	if (s == NULL || !s->started || queue_id >= s->nqueues)
 		return 0;
 	if (vc.enable && rte_vhost_get_vhost_vring(vid, queue_id, &vring) == 0) {
