@@ -54,6 +54,12 @@ run() { echo "\$ $*" >&2; "$@"; }
 		echo
 		run python3 test/bench/blob_bench.py profile randread || echo "(callgrind profile failed)"
 		echo
+		echo "### Instructions per I/O on an lvol (test/bench/blob_bench.py profile randread lvol / malloc)"
+		echo
+		run python3 test/bench/blob_bench.py profile randread lvol || echo "(callgrind profile failed)"
+		echo
+		run python3 test/bench/blob_bench.py profile randread malloc || echo "(callgrind profile failed)"
+		echo
 	fi
 	echo "### Blobstore metadata: 10,000-blob load, snapshot, clone, first write (build/test/bench/blob_md_bench)"
 	echo
