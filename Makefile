@@ -36,8 +36,10 @@ CFLAGS_BASE += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-san
 LDFLAGS_SAN := -fsanitize=address,undefined
 endif
 CFLAGS_BASE += $(EXTRA_CFLAGS)
-# DPDK's headers (and their -march) only where rte_* is used.
-cflags_for = $(CFLAGS_BASE) $(if $(filter lib/env/% lib/vhost/%,$(1)),$(DPDK_CFLAGS)) \
+# DPDK's headers (and their -march) only where rte_* is used (blk_ut.c
+# #includes lib/vhost/blk.c to reach its static functions).
+DPDK_USERS := lib/env/% lib/vhost/% test/unit/vhost/blk_ut.c
+cflags_for = $(CFLAGS_BASE) $(if $(filter $(DPDK_USERS),$(1)),$(DPDK_CFLAGS)) \
 	$(if $(filter lib/vhost/%,$(1)),-DALLOW_EXPERIMENTAL_API)
 
 LDLIBS := $(PKG_LIBS) -laio -lcmocka -lpthread -lm

@@ -289,7 +289,9 @@ start_request(struct blk_task *t)
 			goto fail;
 		break;
 	case VIRTIO_BLK_T_FLUSH:
-		if (!bc->flush) {
+		/* Read-only: the descriptor is too (bdev_flush would refuse
+		 * it), and nothing written through us can need flushing. */
+		if (!bc->flush || bc->readonly) {
 			task_finish(t, VIRTIO_BLK_S_OK);
 			return;
 		}
