@@ -413,8 +413,8 @@ stop_finish(struct vhost_session *s)
 	for (i = 0; i < s->nqueues; i++) {
 		struct vhost_queue *q = &s->queues[i];
 
-		if (!q->enabled)
-			continue;
+		if (q->vq.size == 0)
+			continue; /* never set up by the guest */
 		if (q->call_wanted)
 			queue_signal(q, env_get_ticks());
 		/* GET_VRING_BASE answers from this: where to resume. */
@@ -467,10 +467,14 @@ vhost_session_vring_change_on_thread(struct vhost_session *s, uint16_t index, bo
 		return;
 	thread_fd_unregister(&q->kick_handler);
 	if (!enable) {
+		/* A disabled ring is not processed (requests already taken
+		 * still complete into it); its fds may be closed after this. */
+		q->enabled = false;
 		q->kickfd = -1;
 		q->callfd = -1;
 		return;
 	}
+	q->enabled = true;
 	q->kickfd = kickfd;
 	q->callfd = callfd;
 	if (queue_watch_kicks(q) != 0)
