@@ -134,9 +134,10 @@ def cmd_perf(args):
     print("`lvstor-perf --json <config> -m 0x1 -b BDEV -q %d -o 4096 -w WORKLOAD -t %g "
           "--prefill [--blob [--thin]]` (1 GiB bdevs, one core; bare bdev and layered run "
           "alternate, best of %d each: highest IOPS, lowest p50). Goal (issues 4 and 5): under 5%% IOPS loss. "
-          "At QD %d on one core the median latency is %d times the undisturbed cost of one "
-          "I/O, and unlike IOPS it barely moves when other work on the machine preempts a "
-          "run: the p50 loss column is the steadier comparison."
+          "At QD %d on one core the median latency is about %d times the cost of one I/O "
+          "and is not dragged down by a preempted stretch of a run as IOPS are: the p50 "
+          "loss column is a second view of the same loss (on malloc both still move by "
+          "several %% between rounds on a shared machine)."
           % (QD, seconds, repeat, QD, QD))
     print()
     print("| layer | over | workload | bdev IOPS | layered IOPS | loss | ns/I/O added | "
