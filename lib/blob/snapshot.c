@@ -241,13 +241,15 @@ back_dev_release(struct blob_store *bs, struct bs_dev *dev)
 
 /*
  * A new blob handle for a snapshot or a clone: root page claimed, thin,
- * every slot unallocated, in state OPEN with one reference (the caller's)
- * and in bs->blobs, so that it is found by id like any open blob. Nothing
- * is on disk until its first persist.
+ * every slot unallocated, carrying the internal xattr id_xattr = id_value
+ * (which names the blob it comes from), in state OPEN with one reference
+ * (the caller's) and in bs->blobs, so that it is found by id like any open
+ * blob. Nothing is on disk until its first persist.
  */
 static int
 new_blob(struct blob_store *bs, enum bsf_extent_format fmt, uint64_t num_clusters,
-	 uint64_t clear_bits, const struct blob_xattr_opts *xo, struct blob **out)
+	 uint64_t clear_bits, const struct blob_xattr_opts *xo, const char *id_xattr,
+	 blob_id id_value, struct blob **out)
 {
 	struct blob *blob;
 	uint32_t page;
@@ -279,6 +281,9 @@ new_blob(struct blob_store *bs, enum bsf_extent_format fmt, uint64_t num_cluster
 		if (rc != 0)
 			goto err_blob;
 	}
+	rc = set_id_xattr(blob, id_xattr, id_value);
+	if (rc != 0)
+		goto err_blob;
 	rc = blob_map_reserve(blob, num_clusters);
 	if (rc != 0)
 		goto err_blob;
@@ -768,17 +773,8 @@ snap_b_opened(void *arg, struct blob *b, int rc)
 		return;
 	}
 	rc = new_blob(c->bs, b->format, b->active.num_clusters,
-		      b->md_ro_flags & BSF_MD_RO_CLEAR_METHOD_MASK, c->xattrs, &s);
-	if (rc == 0) {
-		rc = set_id_xattr(s, BSF_XATTR_SNAPTMP, b->id);
-		if (rc != 0) {
-			/* Never persisted: take it back. */
-			bs_blob_unlink(c->bs, s);
-			bit_array_clear(c->bs->used_blobids, bsf_blobid_to_page(s->id));
-			bs_release_md_page(c->bs, bsf_blobid_to_page(s->id));
-			blob_free(s);
-		}
-	}
+		      b->md_ro_flags & BSF_MD_RO_CLEAR_METHOD_MASK, c->xattrs, BSF_XATTR_SNAPTMP,
+		      b->id, &s);
 	if (rc != 0) {
 		c->rc = rc;
 		snap_finish(c);
@@ -904,16 +900,8 @@ clone_s_opened(void *arg, struct blob *s, int rc)
 		return;
 	}
 	rc = new_blob(c->bs, s->format, s->active.num_clusters,
-		      s->md_ro_flags & BSF_MD_RO_CLEAR_METHOD_MASK, c->xattrs, &blob);
-	if (rc == 0) {
-		rc = set_id_xattr(blob, BSF_XATTR_SNAP, s->id);
-		if (rc != 0) {
-			bs_blob_unlink(c->bs, blob);
-			bit_array_clear(c->bs->used_blobids, bsf_blobid_to_page(blob->id));
-			bs_release_md_page(c->bs, bsf_blobid_to_page(blob->id));
-			blob_free(blob);
-		}
-	}
+		      s->md_ro_flags & BSF_MD_RO_CLEAR_METHOD_MASK, c->xattrs, BSF_XATTR_SNAP,
+		      s->id, &blob);
 	if (rc != 0) {
 		c->rc = rc;
 		close_then(s, NULL, NULL, clone_done, c);
