@@ -77,6 +77,30 @@ queue_signal(struct vhost_queue *q, uint64_t now)
 		call_guest(q);
 }
 
+/*
+ * Counting requests in flight. The session's count is also read, without
+ * the controller thread, by vhost_get_controllers: stored whole (no torn
+ * value), never read-modify-written by anyone else.
+ */
+static void
+count_taken(struct vhost_queue *q)
+{
+	struct vhost_session *s = q->session;
+
+	q->in_flight++;
+	__atomic_store_n(&s->in_flight, s->in_flight + 1, __ATOMIC_RELAXED);
+}
+
+static void
+count_returned(struct vhost_queue *q)
+{
+	struct vhost_session *s = q->session;
+
+	assert(q->in_flight > 0 && s->in_flight > 0);
+	q->in_flight--;
+	__atomic_store_n(&s->in_flight, s->in_flight - 1, __ATOMIC_RELAXED);
+}
+
 int
 vhost_queue_pop(struct vhost_queue *q, struct vq_chain *chain)
 {
@@ -86,8 +110,7 @@ vhost_queue_pop(struct vhost_queue *q, struct vq_chain *chain)
 	if (rc == 1 || rc == -EINVAL) {
 		if (q->inflight_tracked)
 			rte_vhost_set_inflight_desc_split(s->vid, q->index, chain->id);
-		q->in_flight++;
-		s->in_flight++;
+		count_taken(q);
 	} else if (rc == -EIO) {
 		LOG_ERR("%s: queue %u: the guest corrupted the ring; queue stopped", s->name,
 			q->index);
@@ -104,21 +127,15 @@ vhost_queue_get_chain(struct vhost_queue *q, uint16_t head, struct vq_chain *cha
 	struct vhost_session *s = q->session;
 	int rc = vq_get_chain_split(&q->vq, &s->mem, head, chain);
 
-	if (rc == 1 || rc == -EINVAL) {
-		q->in_flight++;
-		s->in_flight++;
-	}
+	if (rc == 1 || rc == -EINVAL)
+		count_taken(q);
 	return rc;
 }
 
 void
 vhost_queue_drop(struct vhost_queue *q)
 {
-	struct vhost_session *s = q->session;
-
-	assert(q->in_flight > 0 && s->in_flight > 0);
-	q->in_flight--;
-	__atomic_store_n(&s->in_flight, s->in_flight - 1, __ATOMIC_RELAXED);
+	count_returned(q);
 }
 
 void
@@ -126,14 +143,12 @@ vhost_queue_complete(struct vhost_queue *q, uint16_t id, uint16_t ndesc, uint32_
 {
 	struct vhost_session *s = q->session;
 
-	assert(q->in_flight > 0 && s->in_flight > 0);
 	if (q->inflight_tracked)
 		rte_vhost_set_last_inflight_io_split(s->vid, q->index, id);
 	vq_push(&q->vq, id, ndesc, written);
 	if (q->inflight_tracked)
 		rte_vhost_clr_inflight_desc_split(s->vid, q->index, q->vq.last_used_idx, id);
-	q->in_flight--;
-	__atomic_store_n(&s->in_flight, s->in_flight - 1, __ATOMIC_RELAXED);
+	count_returned(q);
 	q->window_completions++;
 	q->call_wanted = true;
 	if (s->interrupt_mode || s->stopping)
