@@ -220,8 +220,24 @@ void io_device_unregister(void *io_device, io_device_unregister_cb unregister_cb
 struct io_channel *io_channel_get(void *io_device);
 /* Drops a reference; the channel is destroyed (later, by message) on the last. */
 void io_channel_put(struct io_channel *ch);
-void *io_channel_get_ctx(struct io_channel *ch);
-struct io_channel *io_channel_from_ctx(void *ctx);
+/*
+ * A channel's context (the ctx_size bytes given at io_device_register) sits
+ * at a fixed offset from the channel: these two are on every layer's I/O
+ * path, so they are inline. (io_channel.c checks the offset at compile time.)
+ */
+#define IO_CHANNEL_CTX_OFFSET 64
+static inline void *
+io_channel_get_ctx(struct io_channel *ch)
+{
+	return (unsigned char *)ch + IO_CHANNEL_CTX_OFFSET;
+}
+
+static inline struct io_channel *
+io_channel_from_ctx(void *ctx)
+{
+	return (struct io_channel *)((unsigned char *)ctx - IO_CHANNEL_CTX_OFFSET);
+}
+
 struct thread *io_channel_get_thread(struct io_channel *ch);
 void *io_channel_get_io_device(struct io_channel *ch);
 

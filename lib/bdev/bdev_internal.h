@@ -198,6 +198,11 @@ struct bdev_mgmt_channel {
 	/* Channels whose last bdev_io was freed during this drain: their hold
 	 * is released at its end unless a callback submitted again (io.c). */
 	struct bdev_channel *parked;
+	/* Free bdev_ios kept by this thread (linked through internal->next),
+	 * at most bdev_opts.bdev_io_cache_size: the pool is touched only when
+	 * the cache runs dry or overflows. */
+	struct bdev_io *io_cache;
+	uint32_t io_cache_count;
 	/* -ENOMEM waiters (users' and split parents'). */
 	struct bdev_io_wait_entry *wait_head;
 	struct bdev_io_wait_entry *wait_tail;

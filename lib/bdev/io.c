@@ -4,8 +4,8 @@
  * and NOMEM retry. (Bounce buffers for misaligned data: bounce.c.)
  *
  * The path of a read, for orientation: bdev_readv() checks the request
- * (-EBADF, -ENODEV, -EINVAL), takes a bdev_io from the global pool (per-core
- * cache; -ENOMEM when empty), and hands it to the module's submit_request on
+ * (-EBADF, -ENODEV, -EINVAL), takes a bdev_io from the thread's cache (the
+ * global pool when the cache is empty; -ENOMEM when both are), and hands it to the module's submit_request on
  * the thread's module channel. The module calls bdev_io_complete(); the
  * layer updates the channel's statistics and calls the user back.
  *
@@ -45,7 +45,7 @@
  *
  * Invariants:
  *  - No allocation, no lock, no atomic and no message on that path: the
- *    pool's per-core cache, the channel (this thread's) and plain counters
+ *    thread's bdev_io cache, the channel (this thread's) and plain counters
  *    are all it touches. QoS and splitting leave it through one
  *    unlikely() branch each.
  *  - A user callback never runs before the submit function returns. Each
@@ -109,17 +109,31 @@ bdev_io_element_size(size_t ctx_size)
 	return BDEV_IO_INTERNAL_SIZE + sizeof(struct bdev_io) + ALIGN_UP(ctx_size, 16);
 }
 
-struct bdev_io *
-bdev_io_alloc(struct bdev_channel *ch)
+/* A bdev_io from the thread's cache, or from the shared pool when it is empty. */
+static inline struct bdev_io *
+io_alloc(struct bdev_channel *ch)
 {
-	uint8_t *elt = env_pool_get(g_bdev_io_pool);
-	struct bdev_io *io;
+	struct bdev_mgmt_channel *mgmt = ch->mgmt;
+	struct bdev_io *io = mgmt->io_cache;
+	uint8_t *elt;
 
+	if (likely(io != NULL)) {
+		mgmt->io_cache = io->internal->next;
+		mgmt->io_cache_count--;
+		return io;
+	}
+	elt = env_pool_get(g_bdev_io_pool);
 	if (unlikely(elt == NULL))
 		return NULL;
 	io = (struct bdev_io *)(elt + BDEV_IO_INTERNAL_SIZE);
 	io->internal = (struct bdev_io_internal *)elt;
 	return io;
+}
+
+struct bdev_io *
+bdev_io_alloc(struct bdev_channel *ch)
+{
+	return io_alloc(ch);
 }
 
 static void
@@ -136,8 +150,8 @@ wake_one_waiter(struct bdev_mgmt_channel *mgmt)
 
 static void buf_put(struct bdev_mgmt_channel *mgmt, void *buf, size_t len);
 
-void
-bdev_io_release(struct bdev_io *io, struct bdev_mgmt_channel *mgmt)
+static inline void
+io_release(struct bdev_io *io, struct bdev_mgmt_channel *mgmt)
 {
 	struct bdev_io_internal *in = io->internal;
 
@@ -145,9 +159,21 @@ bdev_io_release(struct bdev_io *io, struct bdev_mgmt_channel *mgmt)
 		buf_put(mgmt, in->buf, in->buf_len);
 		in->buf = NULL;
 	}
-	env_pool_put(g_bdev_io_pool, in);
+	if (likely(mgmt->io_cache_count < g_bdev_opts.bdev_io_cache_size)) {
+		in->next = mgmt->io_cache;
+		mgmt->io_cache = io;
+		mgmt->io_cache_count++;
+	} else {
+		env_pool_put(g_bdev_io_pool, in);
+	}
 	if (unlikely(mgmt->wait_head != NULL))
 		wake_one_waiter(mgmt);
+}
+
+void
+bdev_io_release(struct bdev_io *io, struct bdev_mgmt_channel *mgmt)
+{
+	io_release(io, mgmt);
 }
 
 /*
@@ -199,7 +225,7 @@ bdev_free_io(struct bdev_io *io)
 {
 	struct bdev_channel *ch = io->internal->origin_ch;
 
-	bdev_io_release(io, ch->mgmt);
+	io_release(io, ch->mgmt);
 	if (unlikely(--ch->io_refs == 0))
 		channel_unhold(ch);
 }
@@ -237,8 +263,14 @@ bdev_queue_io_wait(struct bdev *bdev, struct io_channel *ioch, struct bdev_io_wa
 
 static int nomem_poll(void *arg);
 
-void
-bdev_io_do_submit(struct bdev_channel *ch, struct bdev_io *io)
+/*
+ * The hot path is written as static inline functions (io_*) so that a
+ * submit or a completion is one call frame, not five; the bdev_io_* names
+ * other files of the layer use are thin wrappers around them. An lvol pays
+ * the layer twice per I/O, so every frame counts double there.
+ */
+static inline void
+io_do_submit(struct bdev_channel *ch, struct bdev_io *io)
 {
 	struct bdev_mgmt_channel *mgmt = ch->mgmt;
 
@@ -249,27 +281,46 @@ bdev_io_do_submit(struct bdev_channel *ch, struct bdev_io *io)
 }
 
 void
-bdev_io_submit_admitted(struct bdev_io *io)
+bdev_io_do_submit(struct bdev_channel *ch, struct bdev_io *io)
 {
-	struct bdev_io_internal *in = io->internal;
-	struct bdev_channel *ch = in->ch;
+	io_do_submit(ch, io);
+}
 
+static void submit_admitted_slow(struct bdev_io *io);
+
+static inline void
+io_submit_admitted(struct bdev_io *io)
+{
 	/* Reads and writes of a bdev without limits, in buffers it can take:
 	 * no call to decide. */
 	if (likely(io->type <= BDEV_IO_TYPE_WRITE && !io->bdev->internal->split_rw &&
-		   !(in->flags & BDEV_IO_F_BOUNCE))) {
-		bdev_io_do_submit(ch, io);
+		   !(io->internal->flags & BDEV_IO_F_BOUNCE))) {
+		io_do_submit(io->internal->ch, io);
 		return;
 	}
+	submit_admitted_slow(io);
+}
+
+void
+bdev_io_submit_admitted(struct bdev_io *io)
+{
+	io_submit_admitted(io);
+}
+
+static void
+submit_admitted_slow(struct bdev_io *io)
+{
+	struct bdev_channel *ch = io->internal->ch;
+
 	if (unlikely(bdev_io_needs_split(io->bdev, io))) {
 		bdev_io_split(io);
 		return;
 	}
-	if (unlikely(in->flags & BDEV_IO_F_BOUNCE)) {
+	if (unlikely(io->internal->flags & BDEV_IO_F_BOUNCE)) {
 		bdev_io_bounce_submit(ch, io);
 		return;
 	}
-	bdev_io_do_submit(ch, io);
+	io_do_submit(ch, io);
 }
 
 /*
@@ -298,7 +349,7 @@ channel_hold(struct bdev_channel *ch)
 }
 
 /* A user's bdev_io, counted in io_refs; NULL with *rc = -ENOMEM or -ENODEV. */
-static inline struct bdev_io *
+static inline __attribute__((always_inline)) struct bdev_io *
 io_prepare(struct bdev_channel *ch, enum bdev_io_type type, uint64_t offset, uint64_t num,
 	   uint8_t flags, bdev_io_cb cb, void *cb_arg, int *rc)
 {
@@ -313,7 +364,7 @@ io_prepare(struct bdev_channel *ch, enum bdev_io_type type, uint64_t offset, uin
 			return NULL;
 		}
 	}
-	io = bdev_io_alloc(ch);
+	io = io_alloc(ch);
 	if (unlikely(io == NULL)) {
 		if (ch->io_refs == 0)
 			channel_unhold(ch);      /* the user still holds it: no destroy */
@@ -352,7 +403,7 @@ io_submit_user(struct bdev_channel *ch, struct bdev_io *io)
 		if (rc != 0)
 			bdev_free_io(io);
 	} else {
-		bdev_io_submit_admitted(io);
+		io_submit_admitted(io);
 	}
 	mgmt->in_submit--;
 	return rc;
@@ -400,7 +451,7 @@ check_iovs(const struct bdev *bdev, const struct iovec *iov, int iovcnt, uint64_
 	return bdev_iovs_need_bounce(bdev, iov, iovcnt);
 }
 
-static inline int
+static inline __attribute__((always_inline)) int
 submit_buf(struct bdev_desc *desc, struct io_channel *ioch, enum bdev_io_type type, void *buf,
 	   uint64_t offset, uint64_t num, bdev_io_cb cb, void *cb_arg)
 {
@@ -433,7 +484,7 @@ submit_buf(struct bdev_desc *desc, struct io_channel *ioch, enum bdev_io_type ty
 	return io_submit_user(ch, io);
 }
 
-static inline int
+static inline __attribute__((always_inline)) int
 submit_iov(struct bdev_desc *desc, struct io_channel *ioch, enum bdev_io_type type,
 	   struct iovec *iov, int iovcnt, uint64_t offset, uint64_t num, bdev_io_cb cb,
 	   void *cb_arg)
@@ -607,8 +658,8 @@ bdev_reset(struct bdev_desc *desc, struct io_channel *ioch, bdev_io_cb cb, void 
 
 /* ---- completion ------------------------------------------------------------ */
 
-void
-bdev_io_complete_user(struct bdev_io *io)
+static inline void
+io_complete_user(struct bdev_io *io)
 {
 	struct bdev_io_internal *in = io->internal;
 	uint64_t now = in->origin_ch->mgmt->drain_tsc;
@@ -618,7 +669,13 @@ bdev_io_complete_user(struct bdev_io *io)
 }
 
 void
-bdev_io_complete_now(struct bdev_io *io)
+bdev_io_complete_user(struct bdev_io *io)
+{
+	io_complete_user(io);
+}
+
+static inline void
+io_complete_now(struct bdev_io *io)
 {
 	struct bdev_io_internal *in = io->internal;
 
@@ -633,18 +690,19 @@ bdev_io_complete_now(struct bdev_io *io)
 		bdev_qos_io_done(io);
 		return;
 	}
-	bdev_io_complete_user(io);
+	io_complete_user(io);
 }
 
 void
-bdev_io_finish(struct bdev_io *io)
+bdev_io_complete_now(struct bdev_io *io)
 {
-	struct bdev_mgmt_channel *mgmt = io->internal->ch->mgmt;
+	io_complete_now(io);
+}
 
-	if (mgmt->in_submit == 0) {
-		bdev_io_complete_now(io);
-		return;
-	}
+/* A completion inside a submit waits on the thread's done list (see above). */
+static void
+io_defer(struct bdev_mgmt_channel *mgmt, struct bdev_io *io)
+{
 	io->internal->next = NULL;
 	*mgmt->done_tail = io;
 	mgmt->done_tail = &io->internal->next;
@@ -652,6 +710,23 @@ bdev_io_finish(struct bdev_io *io)
 		mgmt->done_poller_active = true;
 		poller_resume(mgmt->done_poller);
 	}
+}
+
+static inline void
+io_finish(struct bdev_io *io)
+{
+	struct bdev_mgmt_channel *mgmt = io->internal->ch->mgmt;
+
+	if (likely(mgmt->in_submit == 0))
+		io_complete_now(io);
+	else
+		io_defer(mgmt, io);
+}
+
+void
+bdev_io_finish(struct bdev_io *io)
+{
+	io_finish(io);
 }
 
 static int
@@ -671,7 +746,7 @@ done_poll(void *arg)
 	mgmt->drain_tsc = env_get_ticks();
 	do {
 		next = io->internal->next;
-		bdev_io_complete_now(io);
+		io_complete_now(io);
 		io = next;
 	} while (io != NULL);
 	mgmt->drain_tsc = 0;
@@ -769,7 +844,7 @@ bdev_io_complete(struct bdev_io *io, enum bdev_io_status status)
 	in->status = status;
 	if (unlikely(ch->nomem_head != NULL) && ch->mgmt->in_submit == 0)
 		nomem_retry(ch);
-	bdev_io_finish(io);
+	io_finish(io);
 }
 
 /* ---- buffers for I/O submitted without one ---------------------------------- */
@@ -847,6 +922,13 @@ bdev_mgmt_channel_destroy(void *io_device, void *ctx)
 	if (mgmt->done_head != NULL)
 		LOG_ERR("bdev: thread channel destroyed with completions pending");
 	poller_unregister(&mgmt->done_poller);
+	while (mgmt->io_cache != NULL) {
+		struct bdev_io *io = mgmt->io_cache;
+
+		mgmt->io_cache = io->internal->next;
+		env_pool_put(g_bdev_io_pool, io->internal);
+	}
+	mgmt->io_cache_count = 0;
 	for (int c = 0; c < 2; c++) {
 		while (mgmt->buf_count[c] > 0)
 			env_dma_free(mgmt->buf_cache[c][--mgmt->buf_count[c]]);

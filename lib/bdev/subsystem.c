@@ -220,9 +220,10 @@ bdev_initialize(void (*cb)(void *cb_arg, int rc), void *cb_arg)
 			ctx_size = m->get_ctx_size();
 	}
 	if (g_bdev_io_pool == NULL) {
+		/* No per-core cache in the pool: each thread keeps its own
+		 * (bdev_io_cache_size, in its mgmt channel, io.c). */
 		g_bdev_io_pool = env_pool_create("bdev_io", g_bdev_opts.bdev_io_pool_size,
-						 bdev_io_element_size(ctx_size),
-						 g_bdev_opts.bdev_io_cache_size);
+						 bdev_io_element_size(ctx_size), 0);
 		if (g_bdev_io_pool == NULL) {
 			LOG_ERR("bdev: cannot create the pool of %u bdev_ios",
 				g_bdev_opts.bdev_io_pool_size);

@@ -635,7 +635,7 @@ fast_submit(struct blob *blob, struct io_channel *io_ch, uint8_t op, void *paylo
 		if (total != want)
 			return false;
 	}
-	req = TAILQ_FIRST(&ch->free_reqs);
+	req = bs_request_free_peek(ch);
 	if (req == NULL || !TAILQ_EMPTY(&ch->waiting) ||
 	    __atomic_load_n(&blob->frozen_refcnt, __ATOMIC_ACQUIRE) != 0)
 		return false;

@@ -47,9 +47,10 @@
  * it until the channel goes or bs_channels_drop_back_dev() asks.
  *
  * Invariants:
- *  - A request is in exactly one of: the free list, in flight (started,
- *    on the in-flight list; while a message of it waits to be resent it
- *    is also on a retry list), or the done list (finished, callback due).
+ *  - A request is in exactly one of: the free stack, in flight (started,
+ *    in_flight set and counted in inflight_count; while a message of it
+ *    waits to be resent it is also on a retry list), or the done list
+ *    (finished, callback due).
  *  - Releases by unmap waiting for their turn are drain_exempt: a freeze
  *    does not wait for them (they wait for it), so freezes cannot deadlock
  *    on each other.
@@ -157,13 +158,10 @@ static void
 request_start(struct bs_channel *ch, struct blob_request *req, const struct blob_io_args *args)
 {
 	args_copy(&req->args, args);
-	req->ch = ch;
-	req->seq = ch->next_seq++;
+	bs_request_begin(ch, req);
 	req->done = 0;
-	req->rc = 0;
 	req->iov_idx = 0;
 	req->iov_off = 0;
-	TAILQ_INSERT_TAIL(&ch->inflight, req, inflight_link);
 	req->starting = true;
 	blob_request_start(req);
 	req->starting = false;
@@ -177,13 +175,12 @@ pump(struct bs_channel *ch)
 	struct blob_request *req;
 
 	while ((p = TAILQ_FIRST(&ch->waiting)) != NULL &&
-	       (req = TAILQ_FIRST(&ch->free_reqs)) != NULL) {
+	       (req = bs_request_free_peek(ch)) != NULL) {
 		TAILQ_REMOVE(&ch->waiting, p, link);
 		if (blob_frozen(p->args.blob)) {
 			TAILQ_INSERT_TAIL(&ch->frozen, p, link);
 			continue;
 		}
-		TAILQ_REMOVE(&ch->free_reqs, req, link);
 		/*
 		 * Started from a completion: mark it starting so that anything
 		 * it finishes at once goes through the poller and completions
@@ -201,8 +198,7 @@ bs_channel_submit(struct bs_channel *ch, const struct blob_io_args *args)
 	struct blob_parked *p;
 
 	if (!blob_frozen(args->blob) && TAILQ_EMPTY(&ch->waiting) &&
-	    (req = TAILQ_FIRST(&ch->free_reqs)) != NULL) {
-		TAILQ_REMOVE(&ch->free_reqs, req, link);
+	    (req = bs_request_free_peek(ch)) != NULL) {
 		request_start(ch, req, args);
 		return;
 	}
@@ -260,7 +256,7 @@ request_release_and_call(struct blob_request *req)
 	struct blob *blob = req->args.blob;
 	int rc = req->rc;
 
-	TAILQ_INSERT_HEAD(&ch->free_reqs, req, link);
+	bs_request_free_push(ch, req);
 	if (!TAILQ_EMPTY(&ch->drains))
 		drain_check_channel(ch, blob);
 	pump(ch);
@@ -294,7 +290,8 @@ bs_request_finish(struct blob_request *req)
 	void *cb_arg;
 	int rc;
 
-	TAILQ_REMOVE(&ch->inflight, req, inflight_link);
+	req->in_flight = false;
+	ch->inflight_count--;
 	if (__builtin_expect(req->starting || !TAILQ_EMPTY(&ch->drains) ||
 			     !TAILQ_EMPTY(&ch->waiting), 0)) {
 		request_finish_slow(req);
@@ -303,7 +300,7 @@ bs_request_finish(struct blob_request *req)
 	cb = req->args.cb;
 	cb_arg = req->args.cb_arg;
 	rc = req->rc;
-	TAILQ_INSERT_HEAD(&ch->free_reqs, req, link);
+	bs_request_free_push(ch, req);
 	cb(cb_arg, rc);
 }
 
@@ -515,12 +512,13 @@ bs_channel_copy_buf_put(struct bs_channel *ch)
 static bool
 drain_blocked(const struct bs_channel *ch, const struct bs_drain *d)
 {
-	const struct blob_request *req;
+	if (ch->inflight_count == 0)
+		return false;
+	for (uint32_t i = 0; i < ch->num_reqs; i++) {
+		const struct blob_request *req = &ch->reqs[i];
 
-	TAILQ_FOREACH(req, &ch->inflight, inflight_link) {
-		if (req->seq >= d->target_seq)
-			break;          /* the list is in start order */
-		if (req->args.blob == d->blob && req != d->exclude && !req->drain_exempt)
+		if (req->in_flight && req->seq < d->target_seq && req->args.blob == d->blob &&
+		    req != d->exclude && !req->drain_exempt)
 			return true;
 	}
 	return false;
@@ -684,8 +682,6 @@ channel_create(void *io_device, void *ctx_buf)
 			(bs->io_units_per_cluster & (bs->io_units_per_cluster - 1)) == 0 ?
 			__builtin_ctzll(bs->io_units_per_cluster) : -1;
 	ch->thread = thread_get_current();
-	TAILQ_INIT(&ch->free_reqs);
-	TAILQ_INIT(&ch->inflight);
 	TAILQ_INIT(&ch->done);
 	TAILQ_INIT(&ch->msg_retry);
 	TAILQ_INIT(&ch->waiting);
@@ -698,8 +694,9 @@ channel_create(void *io_device, void *ctx_buf)
 	if (ch->reqs == NULL)
 		return -ENOMEM;
 	ch->num_reqs = n;
-	for (i = 0; i < n; i++)
-		TAILQ_INSERT_TAIL(&ch->free_reqs, &ch->reqs[i], link);
+	/* Pushed in reverse: reqs[0] is on top, the first one used. */
+	for (i = n; i-- > 0;)
+		bs_request_free_push(ch, &ch->reqs[i]);
 	ch->dev_ch = bs->dev->create_channel(bs->dev);
 	if (ch->dev_ch == NULL)
 		goto err;
@@ -725,7 +722,7 @@ channel_destroy(void *io_device, void *ctx_buf)
 	while (!TAILQ_EMPTY(&ch->done) || !TAILQ_EMPTY(&ch->parked_done) ||
 	       !TAILQ_EMPTY(&ch->msg_retry))
 		channel_poll(ch);
-	if (!TAILQ_EMPTY(&ch->inflight) || !TAILQ_EMPTY(&ch->waiting) ||
+	if (ch->inflight_count != 0 || !TAILQ_EMPTY(&ch->waiting) ||
 	    !TAILQ_EMPTY(&ch->frozen))
 		LOG_ERR("blob channel destroyed with I/O outstanding");
 	poller_unregister(&ch->poller);

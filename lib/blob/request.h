@@ -130,13 +130,14 @@ struct thin_entry {
 struct blob_request {
 	struct blob_io_args args;
 	struct bs_channel *ch;
-	TAILQ_ENTRY(blob_request) link;        /* free, done or retry list */
-	TAILQ_ENTRY(blob_request) inflight_link;
+	TAILQ_ENTRY(blob_request) link;        /* done or retry list */
+	struct blob_request *free_next;        /* free stack */
 	TAILQ_ENTRY(blob_request) wait_link;   /* thin waiter, copy buffer queue */
 	uint64_t seq;                          /* start order on the channel */
 	uint64_t done;                         /* io units finished */
 	int rc;
 	bool starting;                         /* inside its start: defer completion */
+	bool in_flight;                        /* started, not finished (drains look) */
 	bool drain_exempt;                     /* waiting for a release: drains skip it */
 
 	/*
@@ -186,8 +187,13 @@ struct bs_channel {
 	struct thread *thread;
 	struct blob_request *reqs;              /* max_channel_ops of them */
 	uint32_t num_reqs;
-	TAILQ_HEAD(, blob_request) free_reqs;
-	TAILQ_HEAD(, blob_request) inflight;    /* in start order */
+	/*
+	 * Free requests, a stack (the most recently used one is the warmest).
+	 * Requests in flight carry in_flight and are counted; a drain finds
+	 * them by a walk over reqs, which only drains pay for.
+	 */
+	struct blob_request *free_reqs;
+	uint32_t inflight_count;
 	TAILQ_HEAD(, blob_request) done;        /* completed, callback pending */
 	TAILQ_HEAD(, blob_request) msg_retry;   /* a message to send again */
 	uint64_t next_seq;
@@ -241,11 +247,37 @@ struct blob_io_priv {
 void bs_channel_submit(struct bs_channel *ch, const struct blob_io_args *args);
 /* Completes a request: callback now, or from the poller if still starting. */
 void bs_request_finish(struct blob_request *req);
+static inline struct blob_request *
+bs_request_free_peek(const struct bs_channel *ch)
+{
+	return ch->free_reqs;
+}
+
+static inline void
+bs_request_free_push(struct bs_channel *ch, struct blob_request *req)
+{
+	req->free_next = ch->free_reqs;
+	ch->free_reqs = req;
+}
+
+/* Takes `req`, the top of the free stack, and marks it in flight. */
+static inline void
+bs_request_begin(struct bs_channel *ch, struct blob_request *req)
+{
+	ch->free_reqs = req->free_next;
+	req->ch = ch;
+	req->seq = ch->next_seq++;
+	req->rc = 0;
+	req->drain_exempt = false;
+	req->in_flight = true;
+	ch->inflight_count++;
+}
+
 /*
- * Puts `req`, the head of ch->free_reqs, in flight for io.c's fast path
+ * Puts `req`, the top of ch->free_reqs, in flight for io.c's fast path
  * (a one-piece read or write of an allocated slot): the same bookkeeping
- * as a request started by bs_channel_submit (free list out, sequence
- * number, in-flight list, so drains and freezes see it), without copying
+ * as a request started by bs_channel_submit (off the free stack, sequence
+ * number, marked in flight, so drains and freezes see it), without copying
  * arguments; the caller fills what completion reads (args.blob, args.cb,
  * args.cb_arg) and ends it with bs_request_finish. The caller checked
  * what bs_channel_submit checks first: blob not frozen, nothing parked
@@ -254,12 +286,7 @@ void bs_request_finish(struct blob_request *req);
 static inline void
 bs_request_fast_take(struct bs_channel *ch, struct blob_request *req)
 {
-	TAILQ_REMOVE(&ch->free_reqs, req, link);
-	req->ch = ch;
-	req->seq = ch->next_seq++;
-	req->rc = 0;
-	req->drain_exempt = false;
-	TAILQ_INSERT_TAIL(&ch->inflight, req, inflight_link);
+	bs_request_begin(ch, req);
 }
 /* Posts a parked-style completion (argument errors) for the poller. */
 void bs_channel_complete_later(struct bs_channel *ch, const struct blob_io_args *args, int rc);

@@ -71,6 +71,8 @@ struct io_channel {
 	/* Cache-line aligned: channels of different threads never share a line. */
 	_Alignas(64) unsigned char ctx[];
 };
+_Static_assert(offsetof(struct io_channel, ctx) == IO_CHANNEL_CTX_OFFSET,
+	       "io_channel_get_ctx() in thread.h assumes this offset");
 
 struct io_channel_iter {
 	struct io_device *dev;
@@ -297,17 +299,6 @@ io_channel_put(struct io_channel *ch)
 	thread_send_msg_embedded(ch->thread, &ch->destroy_msg);
 }
 
-void *
-io_channel_get_ctx(struct io_channel *ch)
-{
-	return ch->ctx;
-}
-
-struct io_channel *
-io_channel_from_ctx(void *ctx)
-{
-	return (struct io_channel *)((unsigned char *)ctx - offsetof(struct io_channel, ctx));
-}
 
 struct thread *
 io_channel_get_thread(struct io_channel *ch)
