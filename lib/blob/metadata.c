@@ -15,7 +15,9 @@
  *                 place, never written with zero entries);
  *              3. the chain, serialized by format.c, into freshly claimed
  *                 non-root pages;
- *              4. flush;  5. the root, in place: THE COMMIT;  6. flush;
+ *              4. flush (skipped when 2 and 3 wrote nothing and the blob
+ *                 names no cluster);  5. the root, in place: THE COMMIT;
+ *              6. flush;
  *              7. zero and release the old non-root chain pages, the
  *                 replaced extent pages and the blob's release list (md
  *                 pages zeroed, clusters scrubbed with the clear method).
@@ -233,6 +235,29 @@ struct persist {
 	/* For MD_OP_REMOVE: the cluster to free after the commit. */
 	uint32_t free_cluster;
 };
+
+/*
+ * The flush before the commit orders what this persist wrote ahead of the
+ * root (extent pages, non-root chain pages) and, conservatively, whatever
+ * the store wrote to clusters the root names. A persist of a one-page
+ * blob that names no cluster (a thin volume being created, renamed or
+ * given an xattr) wrote nothing the root depends on: the store's dirty
+ * mark flushes itself (bs_mark_dirty), and earlier commits were flushed.
+ * Skipping that flush halves the device flushes of an lvol create.
+ */
+static bool
+persist_wrote_before_commit(const struct persist *p)
+{
+	const struct blob *blob = p->blob;
+
+	if (p->ep_groups.n > 0 || p->pages.count > 1)
+		return true;
+	for (uint64_t i = 0; i < blob->active.num_clusters; i++) {
+		if (blob->active.clusters[i] != 0)
+			return true;
+	}
+	return false;
+}
 
 static int
 persist_alloc_page(void *ctx, uint32_t *page_idx)
@@ -552,8 +577,11 @@ persist_next(void *arg, int rc)
 			return;
 		}
 		p->step = 4;
-		bs_flush(bs, persist_next, p);
-		return;
+		if (persist_wrote_before_commit(p)) {
+			bs_flush(bs, persist_next, p);
+			return;
+		}
+		/* fallthrough */
 	case 4:
 		p->step = 5;
 		bs_write_md_page(bs, p->pages.idx[0], p->chain_buf, persist_next, p);
