@@ -180,6 +180,12 @@ bool blob_is_read_only(const struct blob *blob);
 bool blob_is_snapshot(const struct blob *blob);      /* some blob names it in SNAP */
 bool blob_is_clone(const struct blob *blob);         /* has a SNAP parent */
 bool blob_is_esnap_clone(const struct blob *blob);
+/*
+ * An esnap clone without its external snapshot device (it did not open
+ * when the blob did, or the store has no opener): reads of what it does
+ * not own fail with -ENODEV until blob_esnap_attach gives it one.
+ */
+bool blob_esnap_dev_missing(const struct blob *blob);
 enum blob_clear_method blob_get_clear_method(const struct blob *blob);
 /* The EXTSNAP bytes of an esnap clone. */
 int blob_get_esnap_id(struct blob *blob, const void **id, size_t *len);
@@ -233,5 +239,19 @@ void bs_blob_set_parent(struct blob_store *bs, blob_id id, blob_id snapshot_id,
 void bs_blob_set_external_parent(struct blob_store *bs, blob_id id, struct bs_dev *esnap_dev,
 				 const void *esnap_id, uint32_t id_len, blob_op_complete cb,
 				 void *cb_arg);
+/*
+ * Gives an open esnap clone whose external snapshot was missing (its
+ * device did not open at load, or there was no opener) that device now:
+ * reads of what the blob does not own go to `dev` from then on, on every
+ * channel, as if it had opened at load. Nothing on disk changes; the
+ * caller is responsible for `dev` being the one EXTSNAP names
+ * (blob_get_esnap_id). The blob's I/O is frozen for the switch. Metadata
+ * thread only. cb(cb_arg, 0): the blob owns dev (destroyed with the
+ * handle). Otherwise dev stays the caller's: -EINVAL when the blob is not
+ * an esnap clone, already has its device, or dev's block size does not
+ * divide the io unit; -EBUSY while the store unloads or another snapshot
+ * operation runs on the blob; -ENOMEM.
+ */
+void blob_esnap_attach(struct blob *blob, struct bs_dev *dev, blob_op_complete cb, void *cb_arg);
 
 #endif

@@ -154,6 +154,35 @@ void lvol_set_parent(struct lvol *lvol, struct lvol *snapshot, lvol_op_complete 
 void lvol_set_external_parent(struct lvol *lvol, const void *esnap_id, uint32_t id_len,
 			      lvol_op_complete cb, void *cb_arg);
 
+/*
+ * Degraded lvols of `lvs` (esnap clones whose external snapshot is
+ * missing), or of every store in memory when lvs is NULL. O(1): callers
+ * check it before looking for lvols that wait for a new device.
+ */
+uint64_t lvs_get_degraded_count(const struct lvol_store *lvs);
+/*
+ * An external snapshot has appeared: hot-plug. For every degraded lvol of
+ * `lvs` whose EXTSNAP bytes equal esnap_id (the bdev module passes the new
+ * bdev's UUID string, 37 bytes with its NUL, spec §7.4), or for every
+ * degraded lvol when esnap_id is NULL and id_len 0 (retry them all), the
+ * store's opener (lvs_opts.esnap_bs_dev_create) is called again; an lvol
+ * whose device now opens is given it (blob_esnap_attach; nothing is
+ * written) and stops being degraded, as if the device had been there at
+ * load. An lvol whose opener fails again is left as it was, and no
+ * callback mentions it.
+ *
+ * Returns how many lvols are being attached. When that is > 0,
+ * lvol_cb(cb_arg, lvol, rc) runs later for each of them, once its attach
+ * is over (rc 0: no longer degraded; otherwise still degraded, rc says
+ * why), then done(cb_arg, 0) once. When it is 0 (nothing waits for that
+ * id, the store has no opener, or it is unloading) neither runs.
+ * -EINVAL (no store or callbacks, id NULL with a length or a length
+ * without id) and -ENOMEM start nothing. The store cannot unload while an
+ * attach runs (its operations count).
+ */
+int lvs_esnap_hotplug(struct lvol_store *lvs, const void *esnap_id, uint32_t id_len,
+		      lvol_op_with_handle_complete lvol_cb, lvs_op_complete done, void *cb_arg);
+
 /* Consumer references (the lvol bdev's open descriptors). */
 void lvol_open(struct lvol *lvol);
 void lvol_close(struct lvol *lvol);
@@ -177,7 +206,10 @@ bool lvol_is_read_only(const struct lvol *lvol);
 bool lvol_is_snapshot(const struct lvol *lvol);
 bool lvol_is_clone(const struct lvol *lvol);
 bool lvol_is_esnap_clone(const struct lvol *lvol);
-/* An esnap clone whose external parent is missing: listed, no bdev. */
+/*
+ * An esnap clone whose external parent is missing: listed, no bdev. It
+ * stops being degraded when the parent appears (lvs_esnap_hotplug).
+ */
 bool lvol_is_degraded(const struct lvol *lvol);
 enum lvol_clear_method lvol_get_clear_method(const struct lvol *lvol);
 /* Parent snapshot lvol of a clone, or NULL. */

@@ -1195,6 +1195,12 @@ blob_is_esnap_clone(const struct blob *blob)
 	return (blob->invalid_flags & BSF_INVALID_EXTERNAL_SNAPSHOT) != 0;
 }
 
+bool
+blob_esnap_dev_missing(const struct blob *blob)
+{
+	return blob_is_esnap_clone(blob) && blob->back_bs_dev == NULL;
+}
+
 enum blob_clear_method
 blob_get_clear_method(const struct blob *blob)
 {

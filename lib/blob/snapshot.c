@@ -1,8 +1,9 @@
 /*
  * lib/blob/snapshot.c: snapshots, clones, inflate, decouple, set parent
- * (to a snapshot or to an external device), the delete of a snapshot with
- * exactly one clone (merge), and the load-time fix-up of snapshot
- * operations a power cut interrupted (spec §5.4-§5.7, §6.6, §6.10).
+ * (to a snapshot or to an external device), handing an esnap clone the
+ * external device it was missing, the delete of a snapshot with exactly
+ * one clone (merge), and the load-time fix-up of snapshot operations a
+ * power cut interrupted (spec §5.4-§5.7, §6.6, §6.10).
  *
  * Every operation here is a short sequence of blob persists (metadata.c),
  * each of which commits with ONE write: the blob's root page. The
@@ -62,6 +63,10 @@
  *   One persist of the blob (SNAP / EXTSNAP and the flag changed), its
  *   root write is the commit; the blob's I/O is frozen around the switch
  *   of its back device.
+ *
+ * esnap attach (an esnap clone's missing external device arrives)
+ *   No write at all: EXTSNAP already names the device; only the handle
+ *   changes, with the blob's I/O frozen.
  *
  * delete of a snapshot S with one clone C (spec §6.6, with the safe order
  *   of doc/on-disk-format.md)
@@ -1388,6 +1393,108 @@ bs_blob_set_external_parent(struct blob_store *bs, blob_id id, struct bs_dev *es
 	c->cb_arg = cb_arg;
 	bs->md_ops_in_flight++;
 	bs_open_blob(bs, id, setx_blob_opened, c);
+}
+
+/* ---- a missing external snapshot arrives (blob_esnap_attach) -------------------------------- */
+
+/*
+ * An esnap clone whose device did not open keeps back_bs_dev NULL (its
+ * reads of what it does not own fail -ENODEV, io.c). When the device turns
+ * up later the application hands it over here. Nothing on disk changes:
+ * EXTSNAP already names the device, so there is nothing to commit and no
+ * crash-safety argument beyond "no write".
+ *
+ * The pointer is set with the blob's I/O frozen, as every back-device
+ * change is (see the invariants at the top). Blobs that read through this
+ * one (its clones, when it is a snapshot) are not frozen: their I/O
+ * threads see either NULL, and fail that read with -ENODEV as before, or
+ * the device, complete (a release store publishes it). The channels need
+ * nothing: they open a channel on a back device the first time a read
+ * needs it (request.c), keyed by the device, and never cached one for the
+ * NULL device.
+ */
+struct esnap_attach {
+	struct blob *blob;
+	struct bs_dev *dev;
+	blob_op_complete cb;
+	void *cb_arg;
+};
+
+static void
+esnap_attach_finish(struct esnap_attach *a, int rc)
+{
+	a->blob->snap_priv = NULL;
+	a->blob->bs->md_ops_in_flight--;
+	a->cb(a->cb_arg, rc);
+	free(a);
+}
+
+static void
+esnap_attach_thawed(void *arg, int rc)
+{
+	struct esnap_attach *a = arg;
+
+	/* An unfreeze that ran out of memory still thawed (request.c): held
+	 * I/O restarts with the channel's next I/O. The device is attached. */
+	if (rc != 0)
+		LOG_WARN("blobstore: blob 0x%" PRIx64 ": thaw after attaching its external "
+			 "snapshot: %d\n", a->blob->id, rc);
+	esnap_attach_finish(a, 0);
+}
+
+static void
+esnap_attach_frozen(void *arg, int rc)
+{
+	struct esnap_attach *a = arg;
+	struct blob *blob = a->blob;
+
+	if (rc != 0) {
+		/* Nothing changed: the device is still the caller's. */
+		esnap_attach_finish(a, rc);
+		return;
+	}
+	__atomic_store_n(&blob->back_bs_dev, a->dev, __ATOMIC_RELEASE);
+	blob->esnap_rc = 0;
+	blob_unfreeze_io(blob, esnap_attach_thawed, a);
+}
+
+void
+blob_esnap_attach(struct blob *blob, struct bs_dev *dev, blob_op_complete cb, void *cb_arg)
+{
+	struct blob_store *bs;
+	struct esnap_attach *a;
+
+	if (blob == NULL || dev == NULL) {
+		LOG_ERR("blobstore: esnap attach without a blob or a device\n");
+		bs_complete_later(cb, cb_arg, -EINVAL);
+		return;
+	}
+	bs = blob->bs;
+	assert(bs_on_md_thread(bs));
+	if (!blob_is_esnap_clone(blob) || blob->back_bs_dev != NULL ||
+	    dev->blocklen == 0 || bs->io_unit_size % dev->blocklen != 0) {
+		/* Only a device the blob is missing, that can serve its io units (spec §5.3). */
+		bs_complete_later(cb, cb_arg, -EINVAL);
+		return;
+	}
+	if (bs->unloading || blob->snap_priv != NULL) {
+		bs_complete_later(cb, cb_arg, -EBUSY);
+		return;
+	}
+	a = calloc(1, sizeof(*a));
+	if (a == NULL) {
+		bs_complete_later(cb, cb_arg, -ENOMEM);
+		return;
+	}
+	a->blob = blob;
+	a->dev = dev;
+	a->cb = cb;
+	a->cb_arg = cb_arg;
+	/* One operation of this file per blob: a snapshot moving the EXTSNAP
+	 * away meanwhile would leave the device on the wrong blob. */
+	blob->snap_priv = a;
+	bs->md_ops_in_flight++;
+	blob_freeze_io(blob, esnap_attach_frozen, a);
 }
 
 /* ---- inflate and decouple (spec §5.6) ----------------------------------------------------- */

@@ -118,7 +118,7 @@ unparent_done(void *arg, int rc)
 
 	/* No longer an esnap clone: nothing is missing any more. */
 	if (rc == 0 && op->lvol->blob != NULL && !blob_is_esnap_clone(op->lvol->blob))
-		op->lvol->degraded = false;
+		lvol_set_degraded(op->lvol, false);
 	lvol_op_end(op, rc);
 }
 
@@ -193,7 +193,7 @@ set_external_done(void *arg, int rc)
 	struct lvol_op *op = arg;
 
 	if (rc == 0)
-		op->lvol->degraded = false;
+		lvol_set_degraded(op->lvol, false);
 	else if (op->esnap_dev != NULL)
 		/* The blobstore takes the device only when it succeeds. */
 		op->esnap_dev->destroy(op->esnap_dev);

@@ -107,8 +107,9 @@ lvol_attach(struct lvol *lvol, struct blob *blob)
 	}
 	TAILQ_INSERT_TAIL(&lvs->lvols, lvol, link);
 	lvs->lvol_count++;
-	if (blob_is_esnap_clone(blob) && lvs->esnap_failed_n > 0)
-		lvol->degraded = lvs_take_esnap_failure(lvs, lvol->id);
+	/* Asked of this handle, not remembered from some earlier open of the id. */
+	if (blob_esnap_dev_missing(blob))
+		lvol_set_degraded(lvol, true);
 	if (lvs->registered)
 		lvol_index_uuid(lvol);
 	return 0;
@@ -132,6 +133,7 @@ lvol_detach_free(struct lvol *lvol)
 {
 	struct lvol_store *lvs = lvol->lvs;
 
+	lvol_set_degraded(lvol, false);
 	if (lvol->in_uuid_index) {
 		lv_htable_remove(&g_uuid_index, &lvol->uuid_node);
 		if (g_uuid_index.count == 0)

@@ -1,7 +1,7 @@
 /*
  * lib/lvol internals: the store and lvol objects, their indices, and the
  * helpers the files of the library share (store.c, load.c, lvol.c,
- * lineage.c, index.c, later.c).
+ * lineage.c, esnap.c, index.c, later.c).
  *
  * Ownership and lifetime:
  *  - A struct lvol_store exists from lvs_init / lvs_load until its unload
@@ -90,9 +90,12 @@ struct lvol {
 	uint16_t ops;                   /* operations in flight on this lvol */
 	bool destroying;
 	bool degraded;                  /* esnap clone without its external snapshot */
+	bool esnap_attaching;           /* a hot-plug is giving it its device (esnap.c) */
 	bool in_uuid_index;
+	TAILQ_ENTRY(lvol) degraded_link;    /* lvs->degraded, while degraded */
 };
 TAILQ_HEAD(lvol_list, lvol);
+TAILQ_HEAD(lvol_degraded_list, lvol);
 
 struct lvol_store {
 	struct blob_store *bs;
@@ -113,9 +116,9 @@ struct lvol_store {
 	/* The application's external-snapshot opener (lvs_opts). */
 	bs_esnap_dev_create esnap_bs_dev_create;
 	void *esnap_ctx;
-	/* Blobs whose external snapshot did not open, until their lvol exists. */
-	blob_id *esnap_failed;
-	uint32_t esnap_failed_n, esnap_failed_cap;
+	/* Its degraded lvols (esnap.c): what a hot-plug looks through. */
+	struct lvol_degraded_list degraded;
+	uint64_t degraded_count;
 	void *ctx;
 	TAILQ_ENTRY(lvol_store) link;
 };
@@ -129,9 +132,6 @@ bool lvs_name_in_use(const char *name, const struct lvol_store *except);
 void lvs_reserve_store_name(struct lvol_store *lvs, const char *name);
 void lvs_release_store_name(struct lvol_store *lvs);
 int lvs_register(struct lvol_store *lvs);
-/* The esnap opener installed in every lvolstore's bs_opts. */
-int lvs_esnap_dev_create(void *bs_ctx, void *blob_ctx, struct blob *blob,
-			 const void *esnap_id, uint32_t id_len, struct bs_dev **dev);
 /* Closes every lvol blob (clones before parents) and the super blob. */
 void lvs_close_all(struct lvol_store *lvs, lvs_op_complete cb, void *cb_arg);
 /* bs_unload / bs_destroy, retried while a background close still holds the store (-EBUSY). */
@@ -212,9 +212,20 @@ void lv_op_later(lvol_op_complete cb, void *cb_arg, int rc);
 void lv_handle_later(lvol_op_with_handle_complete cb, void *cb_arg, int rc);
 void lvs_handle_later(lvs_op_with_handle_complete cb, void *cb_arg, int rc);
 
+/* ---- esnap.c ------------------------------------------------------------------------------- */
+
+/* The esnap opener installed in every lvolstore's bs_opts. */
+int lvs_esnap_dev_create(void *bs_ctx, void *blob_ctx, struct blob *blob,
+			 const void *esnap_id, uint32_t id_len, struct bs_dev **dev);
+/*
+ * The one way lvol->degraded changes: it also keeps the lvol on (or off)
+ * its store's degraded list and the counts. lvol_detach_free calls it
+ * with false.
+ */
+void lvol_set_degraded(struct lvol *lvol, bool degraded);
+
 /* ---- helpers shared by the files ------------------------------------------------------------ */
 
-bool lvs_take_esnap_failure(struct lvol_store *lvs, blob_id id);
 uint32_t lvs_lvol_depth(struct lvol_store *lvs, const struct lvol *lvol);
 /*
  * The lvols of lvs ordered so that every clone comes before its parent

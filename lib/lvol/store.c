@@ -86,6 +86,7 @@ lvs_alloc(const struct lvs_opts *opts)
 		return NULL;
 	TAILQ_INIT(&lvs->lvols);
 	TAILQ_INIT(&lvs->name_resv);
+	TAILQ_INIT(&lvs->degraded);
 	lvs_opts_copy(&o, opts);
 	lvs->esnap_bs_dev_create = o.esnap_bs_dev_create;
 	lvs->esnap_ctx = o.esnap_ctx;
@@ -108,7 +109,6 @@ lvs_free(struct lvol_store *lvs)
 	}
 	lv_htable_fini(&lvs->by_name);
 	lv_htable_fini(&lvs->by_id);
-	free(lvs->esnap_failed);
 	free(lvs);
 }
 
@@ -199,51 +199,6 @@ struct lvol_store *
 lvs_next(struct lvol_store *prev)
 {
 	return prev == NULL ? NULL : TAILQ_NEXT(prev, link);
-}
-
-/* ---- external snapshots -------------------------------------------------------------------- */
-
-/*
- * Installed as every lvolstore's bs_opts.esnap_bs_dev_create (bs_ctx is the
- * store). Calls the application's opener with blob_ctx = the store, and
- * remembers the blobs whose external snapshot is missing, so that their
- * lvols come up degraded (spec: listed, no bdev) instead of failing.
- */
-int
-lvs_esnap_dev_create(void *bs_ctx, void *blob_ctx, struct blob *blob, const void *esnap_id,
-		     uint32_t id_len, struct bs_dev **dev)
-{
-	struct lvol_store *lvs = bs_ctx;
-	int rc = -ENODEV;
-
-	*dev = NULL;
-	if (lvs->esnap_bs_dev_create != NULL)
-		rc = lvs->esnap_bs_dev_create(lvs->esnap_ctx, lvs, blob, esnap_id, id_len, dev);
-	if (rc != 0) {
-		if (lvs->esnap_failed_n == lvs->esnap_failed_cap) {
-			uint32_t cap = lvs->esnap_failed_cap ? lvs->esnap_failed_cap * 2 : 8;
-			blob_id *v = realloc(lvs->esnap_failed, cap * sizeof(*v));
-
-			if (v == NULL)
-				return rc;   /* the lvol just will not say degraded */
-			lvs->esnap_failed = v;
-			lvs->esnap_failed_cap = cap;
-		}
-		lvs->esnap_failed[lvs->esnap_failed_n++] = blob_get_id(blob);
-	}
-	return rc;
-}
-
-bool
-lvs_take_esnap_failure(struct lvol_store *lvs, blob_id id)
-{
-	for (uint32_t i = 0; i < lvs->esnap_failed_n; i++) {
-		if (lvs->esnap_failed[i] == id) {
-			lvs->esnap_failed[i] = lvs->esnap_failed[--lvs->esnap_failed_n];
-			return true;
-		}
-	}
-	return false;
 }
 
 /* ---- ordering: clones before their parents --------------------------------------------------- */

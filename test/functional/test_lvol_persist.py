@@ -1,5 +1,6 @@
 """Lvolstores across restarts, save_config, SPDK-written stores, hot-remove
-(issue 5: "restarts preserve everything", the fixture, hot remove).
+(issue 5: "restarts preserve everything", the fixture, hot remove), and esnap
+clones whose external bdev is missing at a restart and appears later.
 
 Every store here lives on an aio bdev over a sparse file in the test's temp
 dir, created from the daemon's --json config, so a restart with the same
@@ -290,6 +291,120 @@ def test_shutdown_unloads_empty_store_clean(lvstord, workdir, disk):
     img, cfg = disk
     d = start(lvstord, cfg)
     d.call("bdev_lvol_create_lvstore", {"bdev_name": "AIO0", "lvs_name": "lvs0"})
+    assert d.stop() == 0
+    check_image(img, expect_clean=True)
+
+
+# ---- external snapshots that appear later (degraded esnap clones come back) ----------------
+
+EXT_UUID = "6f1c2d3e-4a5b-4c6d-8e7f-0a1b2c3d4e5f"
+
+
+def ext_entry(path):
+    """The external snapshot: an aio bdev whose UUID, the one EXTSNAP records, is fixed."""
+    return {"method": "bdev_aio_create",
+            "params": {"name": "Ext", "filename": path, "block_size": 4096, "uuid": EXT_UUID}}
+
+
+def esnap_delete_behaviour(d, clone):
+    """Deletes the bdev Ext under the esnap clone `clone` and reports what happens.
+
+    (Whatever lvstord does for a clone whose external snapshot opened at load,
+    a hot-plugged one must do the same: the caller compares.) The clone is
+    deleted at the end, which lets the removal of Ext finish.
+    """
+    seen = {}
+    with d.raw() as r:
+        r.send({"jsonrpc": "2.0", "method": "bdev_aio_delete", "params": {"name": "Ext"},
+                "id": 7})
+        try:
+            seen["answered_at_once"] = r.recv(timeout=1.0)
+        except OSError:
+            seen["answered_at_once"] = None
+        names = {b["name"] for b in d.call("bdev_get_bdevs")}
+        seen["ext_listed"] = "Ext" in names
+        seen["clone_bdev"] = d.call("bdev_get_bdevs", {"name": clone})[0]["aliases"] == [clone]
+        seen["clone_degraded"] = lvols_by_alias(d)[clone]["is_degraded"]
+        d.call("bdev_lvol_delete", {"name": clone})
+        if seen["answered_at_once"] is None:
+            seen["answered_after_clone_delete"] = r.recv(timeout=10)["result"]
+    seen["ext_gone"] = "Ext" not in {b["name"] for b in d.call("bdev_get_bdevs")}
+    return seen
+
+
+def test_esnap_clone_comes_back_when_its_bdev_appears(lvstord, workdir, disk):
+    img, cfg = disk
+    E = pattern("E", 8 * MIB)
+    ext = write_file(os.path.join(workdir, "ext.img"), E)
+    # Ext registered before the store is examined: the clone opens it at load.
+    cfg_load = write_json(workdir, {"subsystems": [{"subsystem": "bdev", "config": [
+        ext_entry(ext), aio_config(img)["subsystems"][0]["config"][0],
+        {"method": "bdev_wait_for_examine"}]}]}, "load.json")
+    # Ext registered only once the store is loaded: the clone comes back by hot-plug.
+    cfg_late = write_json(workdir, aio_config(img, extra=[{"method": "bdev_wait_for_examine"},
+                                                          ext_entry(ext)]), "late.json")
+
+    d = start(lvstord, cfg)
+    d.call("bdev_lvol_create_lvstore", {"bdev_name": "AIO0", "lvs_name": "lvs0",
+                                        "cluster_sz": MIB})
+    d.call("bdev_aio_create", ext_entry(ext)["params"])
+    ec = d.call("bdev_lvol_clone_bdev", {"bdev": "Ext", "lvs_name": "lvs0", "clone_name": "ec"})
+    assert d.stop() == 0
+    C = pattern("C", MIB)
+    dd_in(cfg_load, write_file(os.path.join(workdir, "c.bin"), C), "lvs0/ec", bs=MIB, seek=2)
+
+    # Restart without Ext: listed, degraded, no bdev.
+    d = start(lvstord, cfg)
+    lv = lvols_by_alias(d)["lvs0/ec"]
+    assert lv["is_degraded"] is True and lv["is_esnap_clone"] is True
+    assert err(d, "bdev_get_bdevs", {"name": "lvs0/ec"})["code"] == -19
+    assert lvol_bdevs(d) == {}
+    # Another bdev appearing changes nothing.
+    d.call("bdev_malloc_create", {"name": "M0", "num_blocks": 2048, "block_size": 4096})
+    d.call("bdev_wait_for_examine")
+    assert lvols_by_alias(d)["lvs0/ec"]["is_degraded"] is True
+    # Ext appears: the clone gets its bdev (UUID name, lvs/lvol alias), not degraded.
+    d.call("bdev_aio_create", ext_entry(ext)["params"])
+    d.call("bdev_wait_for_examine")
+    b = d.call("bdev_get_bdevs", {"name": "lvs0/ec", "timeout": 5000}, timeout=10)[0]
+    assert b["name"] == ec and b["aliases"] == ["lvs0/ec"]
+    assert b["num_blocks"] == 8 * MIB // 4096
+    info = b["driver_specific"]["lvol"]
+    assert info["esnap_clone"] is True and info["external_snapshot_name"] == EXT_UUID
+    assert lvols_by_alias(d)["lvs0/ec"]["is_degraded"] is False
+    assert "its external snapshot appeared" in d.output()
+    assert d.stop() == 0
+    check_image(img, expect_clean=True)
+
+    # Reads go through to the external snapshot, also when it registers during a
+    # --json start-up after the store has loaded (lvstor-dd runs cfg_late).
+    out = os.path.join(workdir, "out.bin")
+    assert dd_out(cfg_late, "lvs0/ec", out) == E[:2 * MIB] + C + E[3 * MIB:]
+    assert dd_out(cfg_load, "lvs0/ec", out) == E[:2 * MIB] + C + E[3 * MIB:]
+
+    # Deleting Ext under the clone: the same for a clone attached at load ...
+    d = start(lvstord, cfg_load, bases=("Ext", "AIO0"))
+    assert lvols_by_alias(d)["lvs0/ec"]["is_degraded"] is False
+    at_load = esnap_delete_behaviour(d, "lvs0/ec")
+    # (a new clone for the second half, while Ext is back; it reuses the deleted
+    # clone's blob id, and must not come up degraded because the delete had
+    # re-opened that blob while Ext was missing)
+    d.call("bdev_aio_create", ext_entry(ext)["params"])
+    d.call("bdev_lvol_clone_bdev", {"bdev": "Ext", "lvs_name": "lvs0", "clone_name": "ec2"})
+    assert d.stop() == 0
+    # ... and for one that came back by hot-plug.
+    d = start(lvstord, cfg)
+    assert lvols_by_alias(d)["lvs0/ec2"]["is_degraded"] is True
+    d.call("bdev_aio_create", ext_entry(ext)["params"])
+    d.call("bdev_wait_for_examine")
+    assert lvols_by_alias(d)["lvs0/ec2"]["is_degraded"] is False
+    hot_plugged = esnap_delete_behaviour(d, "lvs0/ec2")
+    assert hot_plugged == at_load
+    # What that behaviour is today: Ext is hidden at once, the clone keeps its
+    # bdev (not degraded), and the delete is answered once the clone has gone.
+    assert at_load == {"answered_at_once": None, "ext_listed": False, "clone_bdev": True,
+                       "clone_degraded": False, "answered_after_clone_delete": True,
+                       "ext_gone": True}
     assert d.stop() == 0
     check_image(img, expect_clean=True)
 

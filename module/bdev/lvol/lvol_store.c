@@ -1,8 +1,9 @@
 /*
  * module/bdev/lvol/lvol_store.c: the "lvol" bdev module — lvolstores as
  * the bdev layer sees them: finding them on new bdevs ("tasting"),
- * following their base bdev's removal, and unloading them cleanly when the
- * daemon stops.
+ * bringing back degraded esnap clones when their external snapshot bdev
+ * appears (at the end of the file), following their base bdev's removal,
+ * and unloading them cleanly when the daemon stops.
  *
  * Tasting. Every new bdev is examined. The cheap part comes first: the
  * bdev is opened read-only, without a claim, and its first 4 KiB are read;
@@ -95,6 +96,7 @@ static const char g_lvs_bstype[BS_BSTYPE_LEN] = "LVOLSTORE";
 static int lvol_module_init(void);
 static void lvol_module_fini(void);
 static void lvol_examine_disk(struct bdev *bdev);
+static void examine_taste(struct bdev *bdev);
 static void lvol_fini_start(void);
 
 struct bdev_module g_lvol_bdev_module = {
@@ -744,6 +746,8 @@ unload_ignored(void *cb_arg, int rc)
 {
 }
 
+static void register_loaded(struct lvs_bdev *lb, struct taste *t);
+
 static void
 loaded(void *cb_arg, struct lvol_store *lvs, int rc)
 {
@@ -770,7 +774,7 @@ loaded(void *cb_arg, struct lvol_store *lvs, int rc)
 		return;
 	}
 	LOG_NOTICE("lvolstore %s loaded from bdev %s", lvs_get_name(lvs), t->name);
-	register_all_then(lb, registered_all, t);
+	register_loaded(lb, t);
 }
 
 static void
@@ -914,8 +918,9 @@ born_empty(const struct bdev *bdev)
 	return m != NULL && (strcmp(m, "malloc") == 0 || strcmp(m, "null") == 0);
 }
 
+/* Looks for a store on the bdev; ends the examine (bdev_module_examine_done) one way or another. */
 static void
-lvol_examine_disk(struct bdev *bdev)
+examine_taste(struct bdev *bdev)
 {
 	struct taste *t;
 
@@ -939,4 +944,226 @@ lvol_examine_disk(struct bdev *bdev)
 	}
 	TAILQ_INSERT_TAIL(&g_taste_queue, t, link);
 	taste_next();
+}
+
+/* ---- external snapshots appearing ------------------------------------------------------ */
+
+/*
+ * Every new bdev may be the external snapshot some degraded esnap clone
+ * waits for (lib/lvol/esnap.c): its UUID string is what EXTSNAP holds
+ * (spec §7.4). When lib/lvol counts no degraded lvol at all, which is the
+ * common case and the one that matters while a store registers 10,000
+ * lvol bdevs, that costs one counter read. Otherwise each store that has
+ * degraded lvols is asked (a walk of its degraded list, not of its lvols);
+ * the lvols that come back get their bdevs as at load. Stores that start
+ * attaches hold the examine, so that bdev_wait_for_examine (and a --json
+ * start-up) ends with those bdevs registered; the taste of the new bdev
+ * comes after, as for any bdev.
+ *
+ * A store that has just loaded is asked once more for all its degraded
+ * lvols, whatever they wait for: a bdev that appeared while the store was
+ * loading (after the open of its clone failed, before the store was in
+ * g_stores) was looked for nowhere.
+ *
+ * The attach opens the bdev read-only without a claim
+ * (lvs_bdev_esnap_dev_create), as a load does: that works whoever else
+ * examines or claims it.
+ */
+
+/* Someone waiting for the attaches of several stores. */
+struct esnap_wait {
+	uint32_t pending;               /* stores still attaching, + 1 while starting */
+	void (*then)(void *arg);
+	void *arg;
+};
+
+/* One store's part (counted as an operation on the store meanwhile). */
+struct esnap_store_hotplug {
+	struct esnap_wait *w;
+	struct lvs_bdev *lb;
+};
+
+static void
+esnap_wait_put(struct esnap_wait *w)
+{
+	if (--w->pending > 0)
+		return;
+	w->then(w->arg);
+	free(w);
+}
+
+/* lib/lvol attached one lvol (or failed to): its bdev goes up as at load. */
+static void
+esnap_lvol_attached(void *cb_arg, struct lvol *lvol, int rc)
+{
+	if (rc != 0)
+		return;         /* still degraded; lib/lvol said why */
+	/* A store still registering its bdevs may have got to this one first. */
+	if (lvol_bdev_of(lvol) == NULL)
+		lvol_bdev_register(lvol);
+}
+
+static void
+esnap_store_done(void *cb_arg, int rc)
+{
+	struct esnap_store_hotplug *sh = cb_arg;
+	struct esnap_wait *w = sh->w;
+	struct lvs_bdev *lb = sh->lb;
+
+	free(sh);
+	/*
+	 * What comes next (the registration of a loaded store's bdevs) starts
+	 * while this operation still holds the store: a removal that began
+	 * meanwhile cannot free it in between.
+	 */
+	esnap_wait_put(w);
+	lvs_bdev_op_end(lb);
+}
+
+/*
+ * Hot-plugs, in every store (or only in `only`), the degraded lvols that
+ * wait for `id` (NULL: for anything). Returns true if some store started
+ * attaches: then w->then(w->arg) runs once they are all over; otherwise
+ * nothing runs and w is the caller's to free.
+ */
+static bool
+esnap_hotplug_stores(struct lvs_bdev *only, const char *id, struct esnap_wait *w)
+{
+	struct lvs_bdev *lb;
+	uint32_t stores = 0;
+
+	w->pending = 1;
+	TAILQ_FOREACH(lb, &g_stores, link) {
+		struct esnap_store_hotplug *sh;
+		int n;
+
+		if ((only != NULL && lb != only) || lvs_get_degraded_count(lb->lvs) == 0 ||
+		    lb->destroying || lb->removing || lb->unloading)
+			continue;
+		sh = calloc(1, sizeof(*sh));
+		if (sh == NULL) {
+			LOG_ERR("lvolstore %s: no memory to attach external snapshots",
+				lvs_get_name(lb->lvs));
+			continue;
+		}
+		sh->w = w;
+		sh->lb = lb;
+		n = lvs_esnap_hotplug(lb->lvs, id, id != NULL ? UUID_STRING_LEN : 0,
+				      esnap_lvol_attached, esnap_store_done, sh);
+		if (n <= 0) {
+			if (n < 0)
+				LOG_ERR("lvolstore %s: cannot attach external snapshots: %s",
+					lvs_get_name(lb->lvs), strerror(-n));
+			free(sh);
+			continue;
+		}
+		/* The store must not unload under the attaches (check_idle waits). */
+		lvs_bdev_op_begin(lb);
+		w->pending++;
+		stores++;
+	}
+	if (stores == 0)
+		return false;
+	esnap_wait_put(w);
+	return true;
+}
+
+/* -- a new bdev -- */
+
+static void
+examine_after_esnaps(void *arg)
+{
+	char *name = arg;
+	/* The bdev may have gone meanwhile: then there is nothing to taste. */
+	struct bdev *bdev = bdev_get_by_name(name);
+
+	free(name);
+	if (bdev != NULL && !g_shutdown_started)
+		examine_taste(bdev);
+	else
+		bdev_module_examine_done(&g_lvol_bdev_module);
+}
+
+/* True if the examine of `bdev` now waits for attaches (then tastes it). */
+static bool
+esnap_examine_start(struct bdev *bdev)
+{
+	struct esnap_wait *w;
+	char id[UUID_STRING_LEN];
+
+	if (g_shutdown_started || lvs_get_degraded_count(NULL) == 0)
+		return false;
+	w = calloc(1, sizeof(*w));
+	if (w != NULL)
+		w->arg = strdup(bdev_get_name(bdev));
+	if (w == NULL || w->arg == NULL) {
+		LOG_ERR("bdev %s: no memory to look for lvols waiting for it", bdev_get_name(bdev));
+		free(w);
+		return false;
+	}
+	w->then = examine_after_esnaps;
+	uuid_fmt_lower(id, sizeof(id), bdev_get_uuid(bdev));
+	if (esnap_hotplug_stores(NULL, id, w))
+		return true;
+	free(w->arg);
+	free(w);
+	return false;
+}
+
+static void
+lvol_examine_disk(struct bdev *bdev)
+{
+	if (esnap_examine_start(bdev))
+		return;
+	examine_taste(bdev);
+}
+
+/* -- a store just loaded -- */
+
+struct load_retry {
+	struct lvs_bdev *lb;
+	struct taste *t;
+};
+
+static void
+register_after_esnaps(void *arg)
+{
+	struct load_retry *r = arg;
+	struct lvs_bdev *lb = r->lb;
+	struct taste *t = r->t;
+
+	free(r);
+	lb->loading_batches--;
+	register_all_then(lb, registered_all, t);
+}
+
+/* Registers the new store's bdevs, after one more try of its missing external snapshots. */
+static void
+register_loaded(struct lvs_bdev *lb, struct taste *t)
+{
+	struct esnap_wait *w;
+	struct load_retry *r;
+
+	if (lvs_get_degraded_count(lb->lvs) == 0 || g_shutdown_started)
+		goto now;
+	w = calloc(1, sizeof(*w));
+	r = calloc(1, sizeof(*r));
+	if (w == NULL || r == NULL) {
+		free(w);
+		free(r);
+		goto now;
+	}
+	r->lb = lb;
+	r->t = t;
+	w->then = register_after_esnaps;
+	w->arg = r;
+	/* Still loading for RPC lookups meanwhile (lvs_bdev_usable). */
+	lb->loading_batches++;
+	if (esnap_hotplug_stores(lb, NULL, w))
+		return;
+	lb->loading_batches--;
+	free(w);
+	free(r);
+now:
+	register_all_then(lb, registered_all, t);
 }

@@ -2,9 +2,11 @@
  * Unit tests of module/bdev/lvol through the real bdev layer, lib/lvol and
  * lib/blob on the deterministic thread harness: I/O through an lvol bdev,
  * a base bdev hot-removed under an open lvol consumer (the path no RPC can
- * reach while the back ends refuse to delete a claimed bdev), and the
- * clean unload at shutdown followed by a reload through examine. Run under
- * ASan they are also the leak check of those paths.
+ * reach while the back ends refuse to delete a claimed bdev), the clean
+ * unload at shutdown followed by a reload through examine, and a degraded
+ * esnap clone that gets its bdev when a bdev with its external snapshot's
+ * UUID registers. Run under ASan they are also the leak check of those
+ * paths.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -289,6 +291,120 @@ test_examine_leaves_other_bdevs_unclaimed(void **state)
 	create_store("AIO0", "fresh");
 }
 
+/* ---- external snapshots ------------------------------------------------------------- */
+
+#define EXT_UUID "6f1c2d3e-4a5b-4c6d-8e7f-0a1b2c3d4e5f"
+
+static struct bdev *
+create_malloc_uuid(const char *name, uint64_t blocks, const char *uuid)
+{
+	struct malloc_opts o;
+	struct bdev *bdev;
+
+	malloc_opts_init(&o, sizeof(o));
+	o.name = name;
+	o.num_blocks = blocks;
+	o.block_size = 4096;
+	assert_int_equal(uuid_parse_str(&o.uuid, uuid), 0);
+	assert_int_equal(malloc_disk_create(&o, &bdev), 0);
+	return bdev;
+}
+
+/* Writes the pattern into the first `blocks` blocks of `name`. */
+static void
+fill_pattern(const char *name, uint8_t *buf, uint64_t blocks)
+{
+	struct ut_events ev;
+
+	ut_pattern(buf, blocks * 4096, 9);
+	ut_open(name, true, &ev);
+	assert_int_equal(ut_rw_buf(&ev, true, buf, 0, blocks), BDEV_IO_STATUS_SUCCESS);
+	ut_close(&ev);
+}
+
+/* The first `blocks` blocks of `name` are `want`. */
+static void
+expect_blocks(const char *name, const uint8_t *want, uint64_t blocks)
+{
+	struct ut_events ev;
+	uint8_t *buf = ut_aligned(blocks * 4096, 0xee);
+
+	ut_open(name, false, &ev);
+	assert_int_equal(ut_rw_buf(&ev, false, buf, 0, blocks), BDEV_IO_STATUS_SUCCESS);
+	assert_memory_equal(buf, want, blocks * 4096);
+	ut_close(&ev);
+	free(buf);
+}
+
+static const char *
+ut_uuid(const struct lv_uuid *u, char buf[UUID_STRING_LEN])
+{
+	uuid_fmt_lower(buf, UUID_STRING_LEN, u);
+	return buf;
+}
+
+static struct lvol *
+lvol_named(const char *lvs_name, const char *name)
+{
+	return lvol_get_by_name(lvs_get_by_name(lvs_name), name);
+}
+
+static void
+test_esnap_clone_comes_back_when_its_bdev_registers(void **state)
+{
+	uint8_t *pat = ut_aligned(16 * 4096, 0);
+	char uuid[UUID_STRING_LEN];
+	struct lvol_store *lvs;
+	struct lvol *ec;
+	struct bdev *b;
+	int rc = 1;
+
+	/* An esnap clone of Ext in a store on AIO0, reading Ext's data. */
+	create_malloc_uuid("Ext", 1024, EXT_UUID);
+	fill_pattern("Ext", pat, 16);
+	create_aio("AIO0");
+	wait_examine();
+	lvs = create_store("AIO0", "lvs0");
+	lvol_create_esnap_clone(EXT_UUID, sizeof(EXT_UUID), 1024 * 4096, lvs, "ec", lvol_done,
+				&rc);
+	ut_wait_rc(&rc, 1);
+	assert_int_equal(rc, 0);
+	assert_int_equal(lvol_bdev_register(g_lvol), 0);
+	expect_blocks("lvs0/ec", pat, 16);
+
+	/* Restart without Ext: listed, degraded, no bdev. */
+	ut_layer_teardown();
+	ut_layer_setup(g_modules);
+	ut_set_thread(0);
+	create_aio("AIO0");
+	wait_examine();
+	ec = lvol_named("lvs0", "ec");
+	assert_non_null(ec);
+	assert_true(lvol_is_degraded(ec));
+	assert_null(bdev_get_by_name("lvs0/ec"));
+	assert_int_equal(count_lvol_bdevs(), 0);
+
+	/* A bdev with another UUID changes nothing. */
+	create_malloc("M1", 1024, 4096);
+	wait_examine();
+	assert_true(lvol_is_degraded(ec));
+	assert_int_equal(count_lvol_bdevs(), 0);
+
+	/* Ext comes back under another name, same UUID: so does the clone. */
+	create_malloc_uuid("Ext2", 1024, EXT_UUID);
+	wait_examine();
+	assert_false(lvol_is_degraded(ec));
+	b = bdev_get_by_name("lvs0/ec");
+	assert_non_null(b);
+	/* Named by the lvol's UUID, aliased lvs/lvol: as at load. */
+	assert_string_equal(bdev_get_name(b), ut_uuid(lvol_get_uuid(ec), uuid));
+	assert_int_equal(lvs_get_degraded_count(NULL), 0);
+	/* Its content is new (RAM): write the pattern again and read it through the clone. */
+	fill_pattern("Ext2", pat, 16);
+	expect_blocks("lvs0/ec", pat, 16);
+	free(pat);
+}
+
 int
 main(void)
 {
@@ -300,6 +416,8 @@ main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_examine_leaves_other_bdevs_unclaimed, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_esnap_clone_comes_back_when_its_bdev_registers,
+						setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

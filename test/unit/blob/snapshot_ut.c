@@ -1,6 +1,7 @@
 /*
  * Unit tests of lib/blob/snapshot.c: snapshots, clones, inflate,
- * decouple, set parent (snapshot and external), esnap clones, the delete
+ * decouple, set parent (snapshot and external), esnap clones (and the
+ * late attach of an external device that was missing), the delete
  * of a snapshot with one clone (merge), the load-time fix-up of
  * interrupted snapshot operations (spec §6.10), and the SPDK fixture's
  * snapshot / clone relationships and data.
@@ -39,6 +40,8 @@ struct rig {
 #define EXT_CLUSTERS 6u
 static uint8_t g_ext[EXT_CLUSTERS * CL];
 static int g_esnap_calls;
+/* "ext1" is missing too (its bdev has not appeared yet): esnap attach tests. */
+static bool g_ext_missing;
 
 static int
 esnap_create(void *bs_ctx, void *blob_ctx, struct blob *blob, const void *id, uint32_t len,
@@ -47,7 +50,7 @@ esnap_create(void *bs_ctx, void *blob_ctx, struct blob *blob, const void *id, ui
 	struct bs_dev *d;
 
 	g_esnap_calls++;
-	if (len == 4 && memcmp(id, "ext1", 4) == 0) {
+	if (len == 4 && memcmp(id, "ext1", 4) == 0 && !g_ext_missing) {
 		d = bs_dev_mem_create(sizeof(g_ext) / BL, BL);
 		if (d == NULL)
 			return -ENOMEM;
@@ -73,7 +76,17 @@ ext_dev(void)
 static int
 setup(void **state)
 {
+	g_ext_missing = false;
 	ut_threads_init(1);
+	return 0;
+}
+
+/* Two threads: a second thread's channel must see what the first sees. */
+static int
+setup2(void **state)
+{
+	g_ext_missing = false;
+	ut_threads_init(2);
 	return 0;
 }
 
@@ -1004,6 +1017,173 @@ test_esnap_missing_device(void **state)
 	rig_down(&rig);
 }
 
+static int
+ut_esnap_attach(struct blob *blob, struct bs_dev *dev)
+{
+	struct ut_res r = { 0 };
+
+	blob_esnap_attach(blob, dev, ut_op_cb, &r);
+	ut_wait(&r);
+	return r.rc;
+}
+
+/* One io unit at `off` through channel `ch` of thread `t` (then back to thread 0). */
+static int
+read_on(int t, struct io_channel *ch, struct blob *blob, uint8_t *buf, uint64_t off)
+{
+	int rc;
+
+	ut_set_thread(t);
+	rc = ut_bread(blob, ch, buf, off, 1);
+	ut_set_thread(0);
+	return rc;
+}
+
+static void
+test_esnap_attach_after_missing_device(void **state)
+{
+	struct rig rig;
+	uint8_t *m = model_new(8), buf[BL];
+	struct bs_dev *d;
+	struct io_channel *ch1;
+	struct ut_res r = { 0 }, r2 = { 0 };
+	struct blob *blob;
+	blob_id e;
+
+	rig_up(&rig);
+	memcpy(m, g_ext, sizeof(g_ext));
+	g_ext_missing = true;
+	e = mk_esnap(&rig, 8, "ext1");
+	ut_set_thread(1);
+	ch1 = bs_alloc_io_channel(rig.bs);
+	assert_non_null(ch1);
+	ut_set_thread(0);
+
+	/* Degraded: both channels fail the reads the device should serve. */
+	blob = op(&rig, e);
+	assert_null(blob->back_bs_dev);
+	assert_int_not_equal(blob->esnap_rc, 0);
+	assert_int_equal(read_on(0, rig.ch, blob, buf, 0), -ENODEV);
+	assert_int_equal(read_on(1, ch1, blob, buf, UPC), -ENODEV);
+
+	/* The device arrives: the same channels now read through to it. */
+	g_ext_missing = false;
+	d = ext_dev();
+	blob_esnap_attach(blob, d, ut_op_cb, &r);
+	/* A second attach while the first runs: busy, and it changes nothing. */
+	blob_esnap_attach(blob, d, ut_op_cb, &r2);
+	assert_int_equal(r.calls + r2.calls, 0);
+	ut_poll_threads();
+	assert_int_equal(r2.calls, 1);
+	assert_int_equal(r2.rc, -EBUSY);
+	assert_int_equal(r.calls, 1);
+	assert_int_equal(r.rc, 0);
+	assert_ptr_equal(blob->back_bs_dev, d);
+	assert_int_equal(blob->esnap_rc, 0);
+	assert_int_equal(read_on(0, rig.ch, blob, buf, 0), 0);
+	assert_memory_equal(buf, g_ext, BL);
+	assert_int_equal(read_on(1, ch1, blob, buf, UPC), 0);
+	assert_memory_equal(buf, g_ext + CL, BL);
+	ck(&rig, e, m, 8);
+	/* Copy-on-write from the attached device, then everything once more. */
+	wr(&rig, e, m, 2 * UPC + 1, 1, 77);
+	ck(&rig, e, m, 8);
+
+	/* It has its device now: a second one is refused and stays ours. */
+	d = ext_dev();
+	assert_int_equal(ut_esnap_attach(blob, d), -EINVAL);
+	assert_ptr_not_equal(blob->back_bs_dev, d);
+	d->destroy(d);
+	cl(blob);
+	ut_set_thread(1);
+	bs_free_io_channel(ch1);
+	ut_set_thread(0);
+
+	/* Nothing was written about it: a reload opens the device as usual. */
+	rig_reload(&rig);
+	ck(&rig, e, m, 8);
+	rig_down(&rig);
+	free(m);
+}
+
+static void
+test_esnap_attach_refuses_wrong_blobs_and_devices(void **state)
+{
+	struct rig rig;
+	struct bs_dev *d, *big;
+	struct blob *blob;
+	uint8_t buf[BL];
+	blob_id t, e;
+
+	rig_up(&rig);
+	/* A thin blob that is no esnap clone has no external device to get. */
+	t = mk(&rig, 4, true);
+	blob = op(&rig, t);
+	d = ext_dev();
+	assert_int_equal(ut_esnap_attach(blob, d), -EINVAL);
+	assert_null(blob->back_bs_dev);
+	cl(blob);
+	/* An esnap clone that has its device (it opened at load). */
+	e = mk_esnap(&rig, 4, "ext1");
+	blob = op(&rig, e);
+	assert_non_null(blob->back_bs_dev);
+	assert_int_equal(ut_esnap_attach(blob, d), -EINVAL);
+	cl(blob);
+	/* A degraded one, but a device whose blocks are larger than an io unit. */
+	g_ext_missing = true;
+	blob = op(&rig, e);
+	assert_null(blob->back_bs_dev);
+	big = bs_dev_mem_create(EXT_CLUSTERS * CL / (2 * BL), 2 * BL);
+	assert_non_null(big);
+	assert_int_equal(ut_esnap_attach(blob, big), -EINVAL);
+	assert_int_equal(ut_esnap_attach(blob, NULL), -EINVAL);
+	assert_null(blob->back_bs_dev);
+	assert_int_equal(ut_bread(blob, rig.ch, buf, 0, 1), -ENODEV);
+	cl(blob);
+	big->destroy(big);
+	d->destroy(d);
+	ut_poll_threads();
+	rig_down(&rig);
+}
+
+static void
+test_esnap_attach_to_snapshot_serves_its_clones(void **state)
+{
+	struct rig rig;
+	uint8_t *m = model_new(6), *mc;
+	struct blob *blob;
+	blob_id e, s;
+
+	rig_up(&rig);
+	memcpy(m, g_ext, sizeof(g_ext));
+	e = mk_esnap(&rig, 6, "ext1");
+	/* The snapshot takes the EXTSNAP; e reads the device through it. */
+	assert_int_equal(ut_snapshot(rig.bs, e, NULL, &s), 0);
+	mc = model_new(6);
+	memcpy(mc, m, 6 * CL);
+	wr(&rig, e, mc, 3 * UPC, 1, 55);
+	g_ext_missing = true;
+	rig_reload(&rig);
+	blob = op(&rig, s);
+	assert_null(blob->back_bs_dev);
+	{
+		struct blob *c = op(&rig, e);
+		uint8_t buf[BL];
+
+		/* Through the degraded snapshot: its own cluster reads, the rest fails. */
+		assert_int_equal(ut_bread(c, rig.ch, buf, 3 * UPC, 1), 0);
+		assert_int_equal(ut_bread(c, rig.ch, buf, 0, 1), -ENODEV);
+		cl(c);
+	}
+	assert_int_equal(ut_esnap_attach(blob, ext_dev()), 0);
+	ck(&rig, s, m, 6);
+	ck(&rig, e, mc, 6);
+	cl(blob);
+	rig_down(&rig);
+	free(m);
+	free(mc);
+}
+
 static void
 test_set_external_parent(void **state)
 {
@@ -1370,6 +1550,12 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_set_parent, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_esnap_clone, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_esnap_missing_device, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_esnap_attach_after_missing_device, setup2,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_esnap_attach_refuses_wrong_blobs_and_devices,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_esnap_attach_to_snapshot_serves_its_clones,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_set_external_parent, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fixup, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fixup_shared_map, setup, teardown),
