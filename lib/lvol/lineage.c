@@ -41,6 +41,16 @@ lvol_create_snapshot(struct lvol *lvol, const char *name, lvol_op_with_handle_co
 	struct lvol_new_ctx *c;
 	int rc = lvol_op_check(lvol);
 
+	/*
+	 * A degraded lvol has no bdev, so SPDK finds no such device; and the
+	 * snapshot would take over the missing external parent, leaving a
+	 * degraded snapshot under a volume that looks whole.
+	 */
+	if (rc == 0 && lvol->degraded) {
+		LOG_ERR("lvol: %s/%s: its external snapshot is missing: no snapshot of it\n",
+			lvol->lvs->name, lvol->name);
+		rc = -ENODEV;
+	}
 	if (rc == 0)
 		rc = lvol_new_begin(lvol->lvs, name, lvol, cb, cb_arg, &c);
 	if (rc != 0) {

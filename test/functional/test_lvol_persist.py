@@ -363,6 +363,10 @@ def test_esnap_clone_comes_back_when_its_bdev_appears(lvstord, workdir, disk):
     d.call("bdev_malloc_create", {"name": "M0", "num_blocks": 2048, "block_size": 4096})
     d.call("bdev_wait_for_examine")
     assert lvols_by_alias(d)["lvs0/ec"]["is_degraded"] is True
+    # No snapshot of a degraded clone (it would move the missing parent away).
+    e = err(d, "bdev_lvol_snapshot", {"lvol_name": "lvs0/ec", "snapshot_name": "s"})
+    assert e["code"] == -32602 and "No such device" in e["message"], e
+    assert "lvs0/s" not in lvols_by_alias(d)
     # Ext appears: the clone gets its bdev (UUID name, lvs/lvol alias), not degraded.
     d.call("bdev_aio_create", ext_entry(ext)["params"])
     d.call("bdev_wait_for_examine")

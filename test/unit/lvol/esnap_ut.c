@@ -362,6 +362,16 @@ test_hotplug_errors_leave_the_lvol_degraded(void **state)
 	assert_int_equal(r2.lvol_calls + r2.done_calls, 0);
 	assert_false(lvol_is_degraded(ec));
 
+	/* No snapshot of a degraded lvol: it would take the missing parent away. */
+	env.present[0] = false;
+	lvs = reload(base, lvs, &o);
+	ec = lvol_get_by_name(lvs, "ec");
+	assert_true(lvol_is_degraded(ec));
+	assert_int_equal(ut_lvol_snapshot(ec, "snap", NULL), -ENODEV);
+	assert_null(lvol_get_by_name(lvs, "snap"));
+	assert_true(lvol_is_degraded(ec));
+	assert_true(blob_is_esnap_clone(lvol_get_blob(ec)));
+
 	/* Degraded lvols that go (deleted, unloaded) leave the counts. */
 	env.present[0] = false;
 	lvs = reload(base, lvs, &o);
