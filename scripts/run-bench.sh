@@ -49,6 +49,12 @@ run() { echo "\$ $*" >&2; "$@"; }
 	echo
 	run python3 test/bench/blob_bench.py perf "${BLOB_BENCH_SECONDS:-3}" "${BLOB_BENCH_REPEAT:-3}"
 	echo
+	echo "### Lvol against its base bdev, alternating pairs (test/bench/blob_bench.py pairs)"
+	echo
+	echo "Goal (issue 5): under 5 % IOPS loss, 4 KiB randread/randwrite QD 128, one core."
+	echo
+	run python3 test/bench/blob_bench.py pairs "${PAIRS_SECONDS:-2}" "${PAIRS_N:-15}"
+	echo
 	if command -v valgrind >/dev/null && command -v callgrind_annotate >/dev/null; then
 		echo "### Instructions per I/O on a blob (test/bench/blob_bench.py profile, callgrind)"
 		echo

@@ -78,9 +78,16 @@ enum bdev_status {
 #define BDEV_IO_F_RESET_WALK  0x4     /* reset walking the channels */
 #define BDEV_IO_F_BOUNCE      0x8     /* a buffer the back end cannot take: bounce */
 #define BDEV_IO_F_BOUNCED     0x10    /* holds a bounce buffer (at the module) */
+#define BDEV_IO_F_CHILD       0x20    /* a split child: parent is set */
+#define BDEV_IO_F_BUF         0x40    /* holds a bdev_io_get_buf buffer: buf is set */
 
 struct bdev_qos;
 
+/*
+ * What a submit and a completion touch is in the first cache line (cb ..
+ * flags, 58 bytes): parent and buf are tested through flags (F_CHILD,
+ * F_BUF) so that the fast path never reads the lines after it.
+ */
 struct bdev_io_internal {
 	bdev_io_cb cb;
 	void *cb_arg;

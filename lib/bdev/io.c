@@ -106,7 +106,9 @@ int g_bdev_mgmt;
 size_t
 bdev_io_element_size(size_t ctx_size)
 {
-	return BDEV_IO_INTERNAL_SIZE + sizeof(struct bdev_io) + ALIGN_UP(ctx_size, 16);
+	/* Whole cache lines, so that every element starts on one. */
+	return ALIGN_UP(BDEV_IO_INTERNAL_SIZE + sizeof(struct bdev_io) + ALIGN_UP(ctx_size, 16),
+			64);
 }
 
 /* A bdev_io from the thread's cache, or from the shared pool when it is empty. */
@@ -155,9 +157,10 @@ io_release(struct bdev_io *io, struct bdev_mgmt_channel *mgmt)
 {
 	struct bdev_io_internal *in = io->internal;
 
-	if (unlikely(in->buf != NULL)) {
+	if (unlikely(in->flags & BDEV_IO_F_BUF)) {
 		buf_put(mgmt, in->buf, in->buf_len);
 		in->buf = NULL;
+		in->flags &= (uint8_t)~BDEV_IO_F_BUF;
 	}
 	if (likely(mgmt->io_cache_count < g_bdev_opts.bdev_io_cache_size)) {
 		in->next = mgmt->io_cache;
@@ -380,8 +383,6 @@ io_prepare(struct bdev_channel *ch, enum bdev_io_type type, uint64_t offset, uin
 	in->qos = NULL;
 	in->status = BDEV_IO_STATUS_PENDING;
 	in->flags = flags;
-	in->parent = NULL;
-	in->buf = NULL;
 	io->bdev = ch->bdev;
 	io->type = type;
 	io->u.offset_blocks = offset;
@@ -682,7 +683,7 @@ io_complete_now(struct bdev_io *io)
 	/* First, on the buffer's own thread: the data, then the buffer, go back. */
 	if (unlikely(in->flags & BDEV_IO_F_BOUNCED))
 		bdev_io_bounce_finish(io);
-	if (unlikely(in->parent != NULL)) {
+	if (unlikely(in->flags & BDEV_IO_F_CHILD)) {
 		bdev_io_split_child_done(io);
 		return;
 	}
@@ -889,6 +890,7 @@ bdev_io_get_buf(struct bdev_io *io, bdev_io_get_buf_cb cb, uint64_t len)
 		return;
 	}
 	in->buf = buf;
+	in->flags |= BDEV_IO_F_BUF;
 	in->buf_len = cls_len;
 	io->iov.iov_base = buf;
 	io->iov.iov_len = len;

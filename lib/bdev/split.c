@@ -224,7 +224,7 @@ split_continue(struct bdev_io *parent)
 		cin->origin_ch = ch;
 		cin->qos = NULL;
 		cin->status = BDEV_IO_STATUS_PENDING;
-		cin->flags = 0;
+		cin->flags = BDEV_IO_F_CHILD;
 		cin->parent = parent;
 		cin->buf = NULL;
 		cin->submit_tsc = pin->submit_tsc;
@@ -305,6 +305,7 @@ bdev_io_split_child_done(struct bdev_io *child)
 		pin->split_status = cin->status;
 	pin->split_outstanding--;
 	cin->parent = NULL;
+	cin->flags &= (uint8_t)~BDEV_IO_F_CHILD;
 	bdev_io_release(child, ch->mgmt);
 	split_continue(parent);
 }

@@ -43,6 +43,7 @@ import os
 import re
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -105,6 +106,44 @@ def perf_run(cfg, target, workload, seconds, extra):
         print("FAILED (%d): %s\n%s" % (p.returncode, " ".join(cmd[1:]), p.stderr))
         return None
     return json.loads(p.stdout)["total"]
+
+
+def cmd_pairs(args):
+    """lvol vs its base: many alternating short runs, the median of the per-pair losses.
+
+    On a shared virtual machine single runs of the same bdev spread over
+    +-20 %; a pair run back to back sees mostly the same conditions, and
+    the median over many pairs is what is left of the difference.
+    """
+    seconds = float(args[0]) if args else 2.0
+    n = int(args[1]) if len(args) > 1 else 15
+    with tempfile.TemporaryDirectory(prefix="lvsblob.") as d:
+        cfg = os.path.join(d, "bdevs.json")
+        with open(cfg, "w") as f:
+            json.dump(PERF_CONFIG, f)
+        print("`lvstor-perf ... -q %d -o 4096 -t %g --prefill`, Malloc0 and lvs0/lvol0 (thick, on "
+              "Malloc1) alternating, %d pairs per workload; loss = 1 - lvol/malloc per pair."
+              % (QD, seconds, n))
+        print()
+        print("| workload | median loss | quartiles | malloc IOPS (median) | lvol IOPS (median) |")
+        print("|---|--:|--:|--:|--:|")
+        for wl in WORKLOADS:
+            losses, bare, lay = [], [], []
+            for _ in range(n):
+                a = perf_run(cfg, "Malloc0", wl, seconds, [])
+                b = perf_run(cfg, "lvs0/lvol0", wl, seconds, [])
+                if a is None or b is None:
+                    continue
+                bare.append(a["iops"])
+                lay.append(b["iops"])
+                losses.append(100.0 * (1 - b["iops"] / a["iops"]))
+            if not losses:
+                print("| %s | failed | | | |" % wl)
+                continue
+            q = statistics.quantiles(losses, n=4) if len(losses) > 1 else losses * 3
+            print("| %s | %.1f %% | %.1f .. %.1f %% | %.0f | %.0f |"
+                  % (wl, statistics.median(losses), q[0], q[2], statistics.median(bare),
+                     statistics.median(lay)))
 
 
 def better(a, b):
@@ -371,6 +410,29 @@ def cmd_lvol(args):
         print("lvol_create_%d_thin_s: %.3f   (goal < 0.5 s; %.0f µs per RPC)"
               % (n_create, dt, dt * 1e6 / n_create))
 
+        # ---- the same on a disk-backed file: every create waits for one
+        # device flush, so this measures the disk as much as lvstor ----
+        dd = tempfile.mkdtemp(prefix="lvslvol.", dir="/var/tmp")
+        try:
+            img = os.path.join(dd, "disk.img")
+            with open(img, "wb") as f:
+                f.truncate(16384 * MIB)
+            cfg = os.path.join(d, "aio_disk.json")
+            with open(cfg, "w") as f:
+                json.dump(aio_config(img), f)
+            dmn = Daemon(d, cfg, "create_disk").start()
+            dmn.call("bdev_lvol_create_lvstore", {"bdev_name": "AIO0", "lvs_name": "lvs0"})
+            t0 = time.monotonic()
+            for i in range(n_create):
+                dmn.call("bdev_lvol_create", {"lvs_name": "lvs0", "lvol_name": "v%05d" % i,
+                                              "size_in_mib": 4, "thin_provision": True})
+            dt = time.monotonic() - t0
+            dmn.stop()
+            print("lvol_create_%d_thin_disk_file_s: %.3f   (aio on a file in /var/tmp; one "
+                  "device flush per create; %.0f µs per RPC)" % (n_create, dt, dt * 1e6 / n_create))
+        finally:
+            shutil.rmtree(dd, ignore_errors=True)
+
         # ---- restart with many lvols: aio on a sparse file ----
         img = os.path.join(d, "disk.img")
         with open(img, "wb") as f:
@@ -423,6 +485,8 @@ def main():
         cmd_perf(args)
     elif cmd == "profile":
         cmd_profile(args)
+    elif cmd == "pairs":
+        cmd_pairs(args)
     elif cmd == "lvol":
         cmd_lvol(args)
     else:
