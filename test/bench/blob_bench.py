@@ -164,9 +164,14 @@ def cmd_pairs(args):
             for wl in WORKLOADS:
                 losses, bare, lay = [], [], []
                 for _ in range(n):
+                    # Every run builds its store from the config (an old one
+                    # on the file would be found by examine and the create
+                    # would fail): fresh files before each.
                     if fl:
                         fresh_files(fl)
                     a = perf_run(c, base, wl, seconds, [])
+                    if fl:
+                        fresh_files(fl)
                     b = perf_run(c, lvol, wl, seconds, [])
                     if a is None or b is None:
                         continue
