@@ -424,6 +424,15 @@ def wait_lvols(dmn, n, timeout=120.0):
     raise RuntimeError("only some lvols came back")
 
 
+def create_thin_lvols(dmn, n):
+    """Seconds to create n thin 4 MiB lvols in lvs0, one RPC at a time."""
+    t0 = time.monotonic()
+    for i in range(n):
+        dmn.call("bdev_lvol_create", {"lvs_name": "lvs0", "lvol_name": "v%05d" % i,
+                                      "size_in_mib": 4, "thin_provision": True})
+    return time.monotonic() - t0
+
+
 def cmd_lvol(args):
     n_create = int(args[0]) if args else 1000
     n_restart = int(args[1]) if len(args) > 1 else 10000
@@ -442,11 +451,7 @@ def cmd_lvol(args):
         # 4 MiB clusters over 1 GiB: 256; ratio 1000 % gives ~10 metadata pages each.
         dmn.call("bdev_lvol_create_lvstore", {"bdev_name": "Malloc0", "lvs_name": "lvs0",
                                               "num_md_pages_per_cluster_ratio": 1000})
-        t0 = time.monotonic()
-        for i in range(n_create):
-            dmn.call("bdev_lvol_create", {"lvs_name": "lvs0", "lvol_name": "v%05d" % i,
-                                          "size_in_mib": 4, "thin_provision": True})
-        dt = time.monotonic() - t0
+        dt = create_thin_lvols(dmn, n_create)
         dmn.stop()
         print("lvol_create_%d_thin_s: %.3f   (goal < 0.5 s; %.0f µs per RPC)"
               % (n_create, dt, dt * 1e6 / n_create))
@@ -463,11 +468,7 @@ def cmd_lvol(args):
                 json.dump(aio_config(img), f)
             dmn = Daemon(d, cfg, "create_disk").start()
             dmn.call("bdev_lvol_create_lvstore", {"bdev_name": "AIO0", "lvs_name": "lvs0"})
-            t0 = time.monotonic()
-            for i in range(n_create):
-                dmn.call("bdev_lvol_create", {"lvs_name": "lvs0", "lvol_name": "v%05d" % i,
-                                              "size_in_mib": 4, "thin_provision": True})
-            dt = time.monotonic() - t0
+            dt = create_thin_lvols(dmn, n_create)
             dmn.stop()
             print("lvol_create_%d_thin_disk_file_s: %.3f   (aio on a file in /var/tmp; one "
                   "device flush per create; %.0f µs per RPC)" % (n_create, dt, dt * 1e6 / n_create))
@@ -487,11 +488,7 @@ def cmd_lvol(args):
         dmn.call("bdev_lvol_create_lvstore", {"bdev_name": "AIO0", "lvs_name": "lvs0",
                                               "clear_method": "none",
                                               "num_md_pages_per_cluster_ratio": 1500})
-        t0 = time.monotonic()
-        for i in range(n_restart):
-            dmn.call("bdev_lvol_create", {"lvs_name": "lvs0", "lvol_name": "v%05d" % i,
-                                          "size_in_mib": 4, "thin_provision": True})
-        fill_s = time.monotonic() - t0
+        fill_s = create_thin_lvols(dmn, n_restart)
         mem = dmn.mem_mib()
         dmn.stop()
         print("lvol_create_%d_thin_aio_s: %.2f   (on the aio bdev, for the restarts below)"

@@ -87,30 +87,6 @@ opts_for(struct lvs_opts *o, struct ext_env *env, const char *name)
 	o->esnap_ctx = env;
 }
 
-static struct lvol_store *
-reload(struct bs_dev *base, struct lvol_store *lvs, const struct lvs_opts *o)
-{
-	assert_int_equal(ut_lvs_unload(lvs), 0);
-	assert_int_equal(ut_lvs_load_opts(ut_dev(base), o, &lvs), 0);
-	return lvs;
-}
-
-/* Reads block `blk` of the lvol; returns the read's rc. */
-static int
-read_block(struct lvol *lvol, uint64_t blk, uint8_t *buf)
-{
-	struct io_channel *ch = bs_alloc_io_channel(lvs_get_blobstore(lvol_get_store(lvol)));
-	struct ut_lres r = { 0 };
-
-	assert_non_null(ch);
-	blob_io_read(lvol_get_blob(lvol), ch, buf, blk, 1, ut_l_op_cb, &r);
-	ut_poll_threads();
-	assert_int_equal(r.calls, 1);
-	bs_free_io_channel(ch);
-	ut_poll_threads();
-	return r.rc;
-}
-
 /* Every block of the external snapshot reads through the lvol (a few, spread out). */
 static void
 expect_ext_data(struct lvol *lvol)
@@ -118,7 +94,7 @@ expect_ext_data(struct lvol *lvol)
 	static uint8_t buf[BLK];
 
 	for (uint64_t blk = 0; blk < EXT_BYTES / BLK; blk += 97) {
-		assert_int_equal(read_block(lvol, blk, buf), 0);
+		assert_int_equal(ut_lvol_read_block(lvol, blk, buf), 0);
 		assert_memory_equal(buf, g_ext + blk * BLK, BLK);
 	}
 }
@@ -202,13 +178,13 @@ test_degraded_clone_comes_back_when_its_snapshot_appears(void **state)
 
 	/* Restart without the external snapshot: degraded, its reads fail. */
 	env.present[0] = false;
-	lvs = reload(base, lvs, &o);
+	lvs = ut_lvs_reload(base, lvs, &o);
 	ec = lvol_get_by_name(lvs, "ec");
 	assert_non_null(ec);
 	assert_true(lvol_is_degraded(ec));
 	assert_int_equal(lvs_get_degraded_count(lvs), 1);
 	assert_int_equal(lvs_get_degraded_count(NULL), 1);
-	assert_int_equal(read_block(ec, 0, buf), -ENODEV);
+	assert_int_equal(ut_lvol_read_block(ec, 0, buf), -ENODEV);
 
 	/* Some other bdev appears: nothing is opened, nothing changes. */
 	calls = env.calls;
@@ -242,18 +218,18 @@ test_degraded_clone_comes_back_when_its_snapshot_appears(void **state)
 		bs_free_io_channel(ch);
 		ut_poll_threads();
 	}
-	assert_int_equal(read_block(ec, 0, buf), 0);
+	assert_int_equal(ut_lvol_read_block(ec, 0, buf), 0);
 	assert_memory_equal(buf, g_ext, BLK);
 	/* Again: nothing waits any more. */
 	assert_int_equal(hotplug(lvs, EXT_UUID, &r), 0);
 
 	/* Nothing about it was written: the next load opens it as usual. */
-	lvs = reload(base, lvs, &o);
+	lvs = ut_lvs_reload(base, lvs, &o);
 	ec = lvol_get_by_name(lvs, "ec");
 	assert_false(lvol_is_degraded(ec));
 	assert_true(lvol_is_esnap_clone(ec));
 	assert_int_equal(lvol_get_num_allocated_clusters(ec), 1);
-	assert_int_equal(read_block(ec, 2 * (MiB / BLK), buf), 0);
+	assert_int_equal(ut_lvol_read_block(ec, 2 * (MiB / BLK), buf), 0);
 	assert_memory_equal(buf, g_ext + 2 * MiB, BLK);
 	assert_int_equal(ut_lvs_unload(lvs), 0);
 	base->destroy(base);
@@ -278,7 +254,7 @@ test_hotplug_picks_the_lvols_of_its_id_and_retry_takes_all(void **state)
 	/* b's snapshot takes the external parent: b reads through it. */
 	assert_int_equal(ut_lvol_snapshot(b, "s", &s), 0);
 	env.present[0] = env.present[1] = false;
-	lvs = reload(base, lvs, &o);
+	lvs = ut_lvs_reload(base, lvs, &o);
 	assert_int_equal(lvs_get_degraded_count(lvs), 3);       /* a, s, c */
 	b = lvol_get_by_name(lvs, "b");
 	assert_false(lvol_is_degraded(b));
@@ -322,7 +298,7 @@ test_hotplug_errors_leave_the_lvol_degraded(void **state)
 	assert_int_equal(ut_lvol_esnap_clone(EXT_UUID, EXT_BYTES, lvs, "ec", &ec), 0);
 	assert_int_equal(ut_lvol_create(lvs, "plain", 4 * MiB, true, NULL), 0);
 	env.present[0] = false;
-	lvs = reload(base, lvs, &o);
+	lvs = ut_lvs_reload(base, lvs, &o);
 	ec = lvol_get_by_name(lvs, "ec");
 	assert_true(lvol_is_degraded(ec));
 
@@ -341,7 +317,7 @@ test_hotplug_errors_leave_the_lvol_degraded(void **state)
 	assert_int_equal(r.last_rc, -EINVAL);
 	assert_true(lvol_is_degraded(ec));
 	assert_int_equal(lvs_get_degraded_count(NULL), 1);
-	assert_int_equal(read_block(ec, 0, buf), -ENODEV);
+	assert_int_equal(ut_lvol_read_block(ec, 0, buf), -ENODEV);
 
 	/*
 	 * Two notices for one id back to back: one attach. Meanwhile the store
@@ -364,7 +340,7 @@ test_hotplug_errors_leave_the_lvol_degraded(void **state)
 
 	/* No snapshot of a degraded lvol: it would take the missing parent away. */
 	env.present[0] = false;
-	lvs = reload(base, lvs, &o);
+	lvs = ut_lvs_reload(base, lvs, &o);
 	ec = lvol_get_by_name(lvs, "ec");
 	assert_true(lvol_is_degraded(ec));
 	assert_int_equal(ut_lvol_snapshot(ec, "snap", NULL), -ENODEV);
@@ -374,7 +350,7 @@ test_hotplug_errors_leave_the_lvol_degraded(void **state)
 
 	/* Degraded lvols that go (deleted, unloaded) leave the counts. */
 	env.present[0] = false;
-	lvs = reload(base, lvs, &o);
+	lvs = ut_lvs_reload(base, lvs, &o);
 	assert_int_equal(lvs_get_degraded_count(NULL), 1);
 	assert_int_equal(ut_lvol_destroy(lvol_get_by_name(lvs, "ec")), 0);
 	assert_int_equal(lvs_get_degraded_count(NULL), 0);

@@ -76,35 +76,6 @@ load_fixture(void)
 	return mem;
 }
 
-struct io_res {
-	int calls, rc;
-};
-
-static void
-io_cb(void *arg, int rc)
-{
-	struct io_res *r = arg;
-
-	r->calls++;
-	r->rc = rc;
-}
-
-/* Reads one 4 KiB block of an lvol through the blobstore. */
-static void
-read_block(struct lvol *lvol, uint64_t blk, uint8_t *buf)
-{
-	struct io_channel *ch = bs_alloc_io_channel(lvs_get_blobstore(lvol_get_store(lvol)));
-	struct io_res r = { 0 };
-
-	assert_non_null(ch);
-	blob_io_read(lvol_get_blob(lvol), ch, buf, blk, 1, io_cb, &r);
-	ut_poll_threads();
-	assert_int_equal(r.calls, 1);
-	assert_int_equal(r.rc, 0);
-	bs_free_io_channel(ch);
-	ut_poll_threads();
-}
-
 /* Block i of a README pattern: "SPDKREF <tag8> blk <i:08> " padded with '.', then bytes. */
 static void
 expect_pattern(const uint8_t *buf, const char *tag, uint64_t i)
@@ -197,17 +168,17 @@ test_spdk_fixture_loads_with_names_uuids_and_relations(void **state)
 	assert_int_equal(ut_xattr_len(lvol_get_blob(vol_thin), "uuid"), 37);
 
 	/* Data, through the lvols' blobs. */
-	read_block(vol_a, 0, data);
+	assert_int_equal(ut_lvol_read_block(vol_a, 0, data), 0);
 	expect_pattern(data, "PAT_A", 0);
-	read_block(vol_a, 2047, data);
+	assert_int_equal(ut_lvol_read_block(vol_a, 2047, data), 0);
 	expect_pattern(data, "PAT_A", 2047);
-	read_block(clone_a, 1024, data);
+	assert_int_equal(ut_lvol_read_block(clone_a, 1024, data), 0);
 	expect_pattern(data, "PAT_C", 0);
-	read_block(clone_a, 1023, data);
+	assert_int_equal(ut_lvol_read_block(clone_a, 1023, data), 0);
 	expect_pattern(data, "PAT_A", 1023);
-	read_block(vol_thin, 5000, data);
+	assert_int_equal(ut_lvol_read_block(vol_thin, 5000, data), 0);
 	expect_pattern(data, "PAT_B", 0);
-	read_block(vol_thin, 4999, data);
+	assert_int_equal(ut_lvol_read_block(vol_thin, 4999, data), 0);
 	assert_true(all_zero(data, sizeof(data)));
 
 	/* A delete of the twice-cloned snapshot is refused; then a clean unload and reload. */

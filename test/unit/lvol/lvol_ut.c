@@ -37,14 +37,6 @@ new_store(struct bs_dev **base, const char *name)
 	return lvs;
 }
 
-static struct lvol_store *
-reload(struct bs_dev *base, struct lvol_store *lvs)
-{
-	assert_int_equal(ut_lvs_unload(lvs), 0);
-	assert_int_equal(ut_lvs_load(ut_dev(base), &lvs), 0);
-	return lvs;
-}
-
 static void
 finish(struct bs_dev *base, struct lvol_store *lvs)
 {
@@ -115,7 +107,7 @@ test_lvol_create_thick_thin_rounding(void **state)
 	assert_int_not_equal(uuid_compare_lv(&u_thick, &u_thin), 0);
 
 	/* Reload: same names, uuids, sizes, thinness, free clusters. */
-	lvs = reload(base, lvs);
+	lvs = ut_lvs_reload(base, lvs, NULL);
 	thick = lvol_get_by_uuid(&u_thick);
 	thin = lvol_get_by_uuid(&u_thin);
 	assert_non_null(thick);
@@ -192,7 +184,7 @@ test_lvol_names_and_space(void **state)
 	ut_poll_threads();
 	assert_int_equal(r1.rc, 0);
 	assert_int_equal(lvol_get_clear_method(r1.lvol), LVOL_CLEAR_WITH_WRITE_ZEROES);
-	lvs = reload(base, lvs);
+	lvs = ut_lvs_reload(base, lvs, NULL);
 	assert_int_equal(lvol_get_clear_method(lvol_get_by_name(lvs, "cm")),
 			 LVOL_CLEAR_WITH_WRITE_ZEROES);
 	finish(base, lvs);
@@ -221,7 +213,7 @@ test_lvol_rename_xattr_lengths_survive_reload(void **state)
 	assert_ptr_equal(lvol_get_by_name(lvs, "renamed"), a);
 	/* The old name is free again. */
 	assert_int_equal(ut_lvol_rename(b, "a"), 0);
-	lvs = reload(base, lvs);
+	lvs = ut_lvs_reload(base, lvs, NULL);
 	a = lvol_get_by_uuid(&ua);
 	assert_non_null(a);
 	assert_string_equal(lvol_get_name(a), "renamed");
@@ -256,7 +248,7 @@ test_lvol_resize_and_read_only(void **state)
 	assert_int_equal(ut_lvol_set_ro(thick), 0);
 	assert_true(lvol_is_read_only(thick));
 	assert_int_equal(ut_lvol_resize(thick, 8 * MiB), -EPERM);
-	lvs = reload(base, lvs);
+	lvs = ut_lvs_reload(base, lvs, NULL);
 	thick = lvol_get_by_uuid(&u);
 	assert_true(lvol_is_read_only(thick));
 	assert_int_equal(lvol_get_num_clusters(thick), 1);
@@ -292,7 +284,7 @@ test_lvol_destroy_busy_while_open(void **state)
 	assert_int_equal(lvs_get_free_clusters(lvs), 255 - 1);
 	/* Its name can be used again at once. */
 	assert_int_equal(ut_lvol_create(lvs, "a", 4 * MiB, true, &a), 0);
-	lvs = reload(base, lvs);
+	lvs = ut_lvs_reload(base, lvs, NULL);
 	assert_null(lvol_get_by_uuid(&ua));
 	assert_non_null(lvol_get_by_name(lvs, "a"));
 	assert_int_equal(lvs_get_free_clusters(lvs), 255 - 1);
@@ -412,7 +404,7 @@ test_load_lvol_without_uuid_still_loads(void **state)
 	memset(bad, 'q', sizeof(bad));
 	bad[36] = '\0';
 	poke_xattr(b, "uuid", bad, sizeof(bad));
-	lvs = reload(base, lvs);
+	lvs = ut_lvs_reload(base, lvs, NULL);
 	a = lvol_get_by_name(lvs, "a");
 	b = lvol_get_by_name(lvs, "b");
 	assert_non_null(a);
@@ -434,7 +426,7 @@ test_load_fails_on_nameless_or_long_named_lvol(void **state)
 	/* A renamed value of strlen+1, and one without any NUL: both read. */
 	assert_int_equal(ut_lvol_create(lvs, "a", 4 * MiB, true, &a), 0);
 	poke_xattr(a, "name", "abc", 3);
-	lvs = reload(base, lvs);
+	lvs = ut_lvs_reload(base, lvs, NULL);
 	assert_non_null(lvol_get_by_name(lvs, "abc"));
 	a = lvol_get_by_name(lvs, "abc");
 

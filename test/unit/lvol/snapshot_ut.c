@@ -46,14 +46,6 @@ new_store(struct bs_dev **base, const struct lvs_opts *extra)
 	return lvs;
 }
 
-static struct lvol_store *
-reload(struct bs_dev *base, struct lvol_store *lvs, const struct lvs_opts *o)
-{
-	assert_int_equal(ut_lvs_unload(lvs), 0);
-	assert_int_equal(ut_lvs_load_opts(ut_dev(base), o, &lvs), 0);
-	return lvs;
-}
-
 static void
 finish(struct bs_dev *base, struct lvol_store *lvs)
 {
@@ -166,7 +158,7 @@ test_snapshot_and_clone_relations_survive_reload(void **state)
 	/* A snapshot cannot be resized. */
 	assert_int_equal(ut_lvol_resize(snap, 8 * MiB), -EPERM);
 
-	lvs = reload(base, lvs, NULL);
+	lvs = ut_lvs_reload(base, lvs, NULL);
 	vol = lvol_get_by_uuid(&uv);
 	snap = lvol_get_by_uuid(&us);
 	clone = lvol_get_by_uuid(&uc);
@@ -218,7 +210,7 @@ test_delete_snapshot_with_one_clone_merges(void **state)
 	expect_tag(vol, BPC, 0x22);
 	/* Everything the snapshot had, the volume now owns: no leak, no loss. */
 	assert_int_equal(lvs_get_free_clusters(lvs), free0);
-	lvs = reload(base, lvs, NULL);
+	lvs = ut_lvs_reload(base, lvs, NULL);
 	vol = lvol_get_by_name(lvs, "vol");
 	assert_false(lvol_is_clone(vol));
 	expect_tag(vol, 0, 0x11);
@@ -274,7 +266,7 @@ test_inflate_and_decouple(void **state)
 	assert_int_equal(ut_lvol_inflate(thin), 0);
 	assert_int_equal(lvol_get_num_allocated_clusters(thin), 2);
 
-	lvs = reload(base, lvs, NULL);
+	lvs = ut_lvs_reload(base, lvs, NULL);
 	vol = lvol_get_by_name(lvs, "vol");
 	assert_false(lvol_is_clone(vol));
 	expect_tag(vol, 0, 0x01);
@@ -324,7 +316,7 @@ test_set_parent_rules(void **state)
 	assert_true(lvol_is_clone(t));
 	expect_tag(t, 0, 0x5a);
 	assert_int_equal(lvol_get_clones(snap, NULL, 0), 2);
-	lvs = reload(base, lvs, NULL);
+	lvs = ut_lvs_reload(base, lvs, NULL);
 	assert_ptr_equal(lvol_get_parent(lvol_get_by_name(lvs, "t")),
 			 lvol_get_by_name(lvs, "snap"));
 	finish(base, lvs);
@@ -385,11 +377,11 @@ test_set_external_parent(void **state)
 	assert_int_equal(r.rc, -ENODEV);
 	assert_false(lvol_is_esnap_clone(t));
 	/* Reload with the parent missing: s degraded, t (its clone) still listed. */
-	lvs = reload(base, lvs, &o);
+	lvs = ut_lvs_reload(base, lvs, &o);
 	assert_true(lvol_is_degraded(lvol_get_by_name(lvs, "s")));
 	assert_non_null(lvol_get_by_name(lvs, "t"));
 	fail = 0;
-	lvs = reload(base, lvs, &o);
+	lvs = ut_lvs_reload(base, lvs, &o);
 	assert_false(lvol_is_degraded(lvol_get_by_name(lvs, "s")));
 	finish(base, lvs);
 }
@@ -410,7 +402,7 @@ test_lvs_destroy_with_chains(void **state)
 	assert_int_equal(ut_lvol_clone(s1, "c1", &c1), 0);
 	assert_int_equal(ut_lvol_clone(s2, "c2", &c2), 0);
 	assert_int_equal(ut_lvol_clone(s2, "c3", NULL), 0);
-	lvs = reload(base, lvs, NULL);
+	lvs = ut_lvs_reload(base, lvs, NULL);
 	assert_int_equal(ut_lvs_destroy(lvs), 0);
 	assert_int_equal(ut_lvs_load(ut_dev(base), &lvs), -EILSEQ);
 	base->destroy(base);

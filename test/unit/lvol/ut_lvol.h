@@ -264,6 +264,31 @@ UT_LVOL_OP(ut_lvs_grow(struct lvol_store *s), lvs_grow_live(s, ut_l_op_cb, &r))
  * dropping consumer opens), so one failure does not cascade into the
  * next test's setup. Base devices a failed test leaked stay leaked.
  */
+/* Unloads the store and loads it again from base (with o, or the defaults). */
+static inline struct lvol_store *
+ut_lvs_reload(struct bs_dev *base, struct lvol_store *lvs, const struct lvs_opts *o)
+{
+	assert_int_equal(ut_lvs_unload(lvs), 0);
+	assert_int_equal(ut_lvs_load_opts(ut_dev(base), o, &lvs), 0);
+	return lvs;
+}
+
+/* Reads block `blk` of the lvol through the blobstore; the read's rc. */
+static inline int
+ut_lvol_read_block(struct lvol *lvol, uint64_t blk, uint8_t *buf)
+{
+	struct io_channel *ch = bs_alloc_io_channel(lvs_get_blobstore(lvol_get_store(lvol)));
+	struct ut_lres r = { 0 };
+
+	assert_non_null(ch);
+	blob_io_read(lvol_get_blob(lvol), ch, buf, blk, 1, ut_l_op_cb, &r);
+	ut_poll_threads();
+	assert_int_equal(r.calls, 1);
+	bs_free_io_channel(ch);
+	ut_poll_threads();
+	return r.rc;
+}
+
 static inline void
 ut_lvol_cleanup(void)
 {
