@@ -5,9 +5,10 @@
  *
  * The path of a read, for orientation: bdev_readv() checks the request
  * (-EBADF, -ENODEV, -EINVAL), takes a bdev_io from the thread's cache (the
- * global pool when the cache is empty; -ENOMEM when both are), and hands it to the module's submit_request on
- * the thread's module channel. The module calls bdev_io_complete(); the
- * layer updates the channel's statistics and calls the user back.
+ * global pool when the cache is empty; -ENOMEM when both are), and hands
+ * it to the module's submit_request on the thread's module channel. The
+ * module calls bdev_io_complete(); the layer updates the channel's
+ * statistics and calls the user back.
  *
  * Lifetime contract (what a user may let go of while its I/O is in flight):
  *  - Every I/O that a submit function accepted (returned 0) completes
