@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "ut_bs.h"
+#include "../common/ut_spdk_fixture.h"
 
 #define MiB (1024u * 1024u)
 #define CL (16u * 1024u)
@@ -307,43 +308,6 @@ test_recovery_of_root_page_pointing_to_itself_terminates(void **state)
 
 /* ---- the SPDK fixture ------------------------------------------------------------------- */
 
-#define FIXTURE_DEFAULT "../shared/fixtures/spdk-lvs-4k.img.xz"
-#define FIXTURE_BYTES (1024ull * MiB)
-
-/* The fixture decompressed into a sparse 1 GiB mem device, or NULL. */
-static struct bs_dev *
-load_fixture(void)
-{
-	const char *path = getenv("LVSTOR_FIXTURE") ? getenv("LVSTOR_FIXTURE") : FIXTURE_DEFAULT;
-	static uint8_t blk[4096];
-	char cmd[512];
-	struct bs_dev *mem;
-	uint8_t *dst;
-	size_t off = 0;
-	FILE *f;
-
-	if (access(path, R_OK) != 0 || strchr(path, '\'') != NULL)
-		return NULL;
-	snprintf(cmd, sizeof(cmd), "xz -dc '%s' 2>/dev/null", path);
-	f = popen(cmd, "r");
-	if (f == NULL)
-		return NULL;
-	mem = bs_dev_mem_create(FIXTURE_BYTES / 4096, 4096);
-	assert_non_null(mem);
-	dst = bs_dev_mem_data(mem);
-	while (off < FIXTURE_BYTES && fread(blk, 1, sizeof(blk), f) == sizeof(blk)) {
-		if (!bsf_is_zero(blk, sizeof(blk)))
-			memcpy(dst + off, blk, sizeof(blk));
-		off += sizeof(blk);
-	}
-	pclose(f);
-	if (off != FIXTURE_BYTES) {
-		mem->destroy(mem);
-		return NULL;
-	}
-	return mem;
-}
-
 /* Writes a mem image to a sparse file and runs lvstor-check on it, if built. */
 static void
 run_lvstor_check(struct bs_dev *mem, const char *tag)
@@ -458,7 +422,7 @@ check_fixture_store(struct blob_store *bs)
 static void
 test_spdk_fixture_loads(void **state)
 {
-	struct bs_dev *img = load_fixture();
+	struct bs_dev *img = ut_spdk_fixture_load();
 	struct bs_opts o = ut_bs_opts(0, "LVOLSTORE");
 	struct bs_opts other = ut_bs_opts(0, "SOMETHING");
 	struct blob_store *bs;

@@ -20,6 +20,7 @@
 
 #include "lvstor/log.h"
 #include "snap_ut_helpers.h"
+#include "../common/ut_spdk_fixture.h"
 
 #define BL 4096u
 #define CL (16u * 1024u)
@@ -1371,42 +1372,6 @@ test_fixup_shared_map(void **state)
 
 /* ---- the SPDK fixture ------------------------------------------------------------------------------ */
 
-#define FIXTURE_DEFAULT "../shared/fixtures/spdk-lvs-4k.img.xz"
-#define FIXTURE_BYTES (1024ull * MiB)
-
-static struct bs_dev *
-load_fixture(void)
-{
-	const char *path = getenv("LVSTOR_FIXTURE") ? getenv("LVSTOR_FIXTURE") : FIXTURE_DEFAULT;
-	static uint8_t blk[4096];
-	char cmd[512];
-	struct bs_dev *mem;
-	uint8_t *dst;
-	size_t off = 0;
-	FILE *f;
-
-	if (access(path, R_OK) != 0 || strchr(path, '\'') != NULL)
-		return NULL;
-	snprintf(cmd, sizeof(cmd), "xz -dc '%s' 2>/dev/null", path);
-	f = popen(cmd, "r");
-	if (f == NULL)
-		return NULL;
-	mem = bs_dev_mem_create(FIXTURE_BYTES / 4096, 4096);
-	assert_non_null(mem);
-	dst = bs_dev_mem_data(mem);
-	while (off < FIXTURE_BYTES && fread(blk, 1, sizeof(blk), f) == sizeof(blk)) {
-		if (!bsf_is_zero(blk, sizeof(blk)))
-			memcpy(dst + off, blk, sizeof(blk));
-		off += sizeof(blk);
-	}
-	pclose(f);
-	if (off != FIXTURE_BYTES) {
-		mem->destroy(mem);
-		return NULL;
-	}
-	return mem;
-}
-
 #define FX_VOL_A 0x100000001ull
 #define FX_VOL_THIN 0x100000003ull
 #define FX_SNAP_A 0x100000005ull
@@ -1455,7 +1420,7 @@ fx_check_block(struct blob_store *bs, struct io_channel *ch, blob_id id, uint64_
 static void
 test_spdk_fixture(void **state)
 {
-	struct bs_dev *img = load_fixture();
+	struct bs_dev *img = ut_spdk_fixture_load();
 	struct bs_opts o = ut_bs_opts(0, "LVOLSTORE");
 	struct blob_store *bs;
 	struct io_channel *ch;

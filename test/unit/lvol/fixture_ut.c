@@ -11,9 +11,7 @@
 
 #include "ut_lvol.h"
 #include "lvstor/log.h"
-
-#define FIXTURE_DEFAULT "../shared/fixtures/spdk-lvs-4k.img.xz"
-#define FIXTURE_BYTES (1 * GiB)
+#include "../common/ut_spdk_fixture.h"
 
 static int
 setup(void **state)
@@ -38,42 +36,6 @@ all_zero(const uint8_t *p, size_t n)
 			return false;
 	}
 	return true;
-}
-
-/* The fixture decompressed into a sparse 1 GiB mem device, or NULL. */
-static struct bs_dev *
-load_fixture(void)
-{
-	const char *path = getenv("LVSTOR_FIXTURE") ? getenv("LVSTOR_FIXTURE") : FIXTURE_DEFAULT;
-	static uint8_t blk[65536];
-	char cmd[1024];
-	struct bs_dev *mem;
-	uint8_t *dst;
-	size_t off = 0, n;
-	FILE *f;
-
-	if (access(path, R_OK) != 0 || strchr(path, '\'') != NULL) {
-		print_message("  fixture %s not readable\n", path);
-		return NULL;
-	}
-	snprintf(cmd, sizeof(cmd), "xz -dc '%s' 2>/dev/null", path);
-	f = popen(cmd, "r");
-	if (f == NULL)
-		return NULL;
-	mem = bs_dev_mem_create(FIXTURE_BYTES / 4096, 4096);
-	assert_non_null(mem);
-	dst = bs_dev_mem_data(mem);
-	while (off < FIXTURE_BYTES && (n = fread(blk, 1, sizeof(blk), f)) > 0) {
-		if (!all_zero(blk, n))
-			memcpy(dst + off, blk, n);
-		off += n;
-	}
-	pclose(f);
-	if (off != FIXTURE_BYTES) {
-		mem->destroy(mem);
-		return NULL;
-	}
-	return mem;
 }
 
 /* Block i of a README pattern: "SPDKREF <tag8> blk <i:08> " padded with '.', then bytes. */
@@ -108,7 +70,7 @@ expect_lvol(struct lvol_store *lvs, const char *name, const char *uuid_str)
 static void
 test_spdk_fixture_loads_with_names_uuids_and_relations(void **state)
 {
-	struct bs_dev *base = load_fixture();
+	struct bs_dev *base = ut_spdk_fixture_load();
 	struct lvol_store *lvs;
 	struct lvol *vol_a, *snap_a, *clone_a, *vol_thin, *clones[4], *l;
 	struct lv_uuid u;
@@ -117,8 +79,7 @@ test_spdk_fixture_loads_with_names_uuids_and_relations(void **state)
 	int n = 0;
 
 	if (base == NULL)
-		fail_msg("the SPDK fixture (LVSTOR_FIXTURE or %s) cannot be read with xz",
-			 FIXTURE_DEFAULT);
+		fail_msg("the SPDK fixture %s cannot be read with xz", ut_spdk_fixture_path());
 	assert_int_equal(ut_lvs_load(ut_dev(base), &lvs), 0);
 	assert_string_equal(lvs_get_name(lvs), "lvsf");
 	assert_string_equal(ut_uuid_str(lvs_get_uuid(lvs), buf),
