@@ -40,7 +40,6 @@ every lvol; memory is VmRSS then (and VmHWM, the peak).
 
 import json
 import os
-import re
 import shutil
 import signal
 import statistics
@@ -54,6 +53,7 @@ PERF = os.path.join(REPO, "build", "bin", "lvstor-perf")
 LVSTORD = os.path.join(REPO, "build", "bin", "lvstord")
 sys.path.insert(0, os.path.join(REPO, "scripts"))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import callgrind_profile  # noqa: E402
 
 NUM_BLOCKS = 262144      # 1 GiB of 4 KiB blocks, as bdev_bench.py
 BLOCK_SIZE = 4096
@@ -248,44 +248,6 @@ GROUP_NAMES = []
 for _g, _p in GROUPS:
     if _g not in GROUP_NAMES:
         GROUP_NAMES.append(_g)
-LINE = re.compile(r"^\s*([0-9,]+) \(\s*[0-9.]+%\)\s+(\S+?):(\S+)")
-
-
-def group_of(path, fn):
-    if fn.startswith("env_"):
-        return "env"
-    for name, prefix in GROUPS:
-        if prefix in path:
-            return name
-    return "libc"
-
-
-def callgrind(d, cfg, workload, seconds, target="Null0", extra=("--blob",)):
-    out = os.path.join(d, "cg.%s" % seconds)
-    cmd = ["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out, PERF, "--json", cfg,
-           "-m", "0x1", "-b", target, "-q", str(QD), "-o", "4096", "-w", workload, "-t",
-           str(seconds), "--output", "json"] + list(extra)
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
-    if p.returncode != 0:
-        sys.exit("callgrind run failed:\n" + p.stderr[-2000:])
-    total = json.loads(p.stdout)["total"]
-    ios = total["iops"] * total["runtime_s"]
-    ann = subprocess.run(["callgrind_annotate", "--threshold=100", out], capture_output=True,
-                         text=True).stdout
-    groups, funcs = {}, {}
-    for line in ann.splitlines():
-        m = LINE.match(line)
-        if not m:
-            continue
-        ir = int(m.group(1).replace(",", ""))
-        path, fn = m.group(2), m.group(3)
-        g = group_of(path, fn)
-        groups[g] = groups.get(g, 0) + ir
-        key = "%s:%s" % ("/".join(path.split("/")[-2:]), fn)
-        funcs[key] = (g, funcs.get(key, (g, 0))[1] + ir)
-    return ios, groups, funcs
-
-
 # profile targets: (bdev, lvstor-perf options, what it is)
 PROFILE_TARGETS = {
     "blob": ("Null0", ["--blob"], "Thick blob on Null0 (`--blob`)"),
@@ -307,32 +269,10 @@ def cmd_profile(args):
         cfg = os.path.join(d, "bdevs.json")
         with open(cfg, "w") as f:
             json.dump(PERF_CONFIG, f)
-        n1, g1, f1 = callgrind(d, cfg, workload, 1, target, extra)
-        n2, g2, f2 = callgrind(d, cfg, workload, 3, target, extra)
-    dn = n2 - n1
-    if dn <= 0:
-        sys.exit("the longer run did not complete more I/O")
-    print("%s, %s QD %d, 4 KiB, one core: %.0f I/Os more in the longer run"
-          % (what, workload, QD, dn))
-    print()
-    print("| where | instructions / I/O |")
-    print("|---|--:|")
-    total = 0.0
-    for name in GROUP_NAMES + ["libc"]:
-        v = (g2.get(name, 0) - g1.get(name, 0)) / dn
-        total += v
-        print("| %s | %.0f |" % (name, v))
-    print("| **total** | **%.0f** |" % total)
-    print()
-    print("Top functions (instructions / I/O, self):")
-    print()
-    rows = []
-    for key, (g, ir2) in f2.items():
-        v = (ir2 - f1.get(key, (g, 0))[1]) / dn
-        if v >= 1:
-            rows.append((v, key, g))
-    for v, key, g in sorted(rows, reverse=True)[:30]:
-        print("    %6.1f  %-21s %s" % (v, g, key))
+        runs = [callgrind_profile.run(PERF, cfg, target, workload, QD, seconds, extra, GROUPS,
+                                      2, d) for seconds in (1, 3)]
+    callgrind_profile.report("%s, %s QD %d, 4 KiB, one core" % (what, workload, QD),
+                             runs[0], runs[1], GROUP_NAMES, 30, 21)
 
 
 # ---- lvol: create rate, restart ---------------------------------------------------
