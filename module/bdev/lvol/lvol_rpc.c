@@ -633,8 +633,10 @@ out:
 RPC_REGISTER("bdev_lvol_set_read_only", rpc_bdev_lvol_set_read_only, RPC_STATE_RUNTIME)
 RPC_REGISTER_ALIAS(set_read_only_lvol_bdev, bdev_lvol_set_read_only)
 
+/* {name} -> true: inflate and decouple_parent. */
 static void
-rpc_bdev_lvol_inflate(struct jsonrpc_request *req, const json_t *params)
+run_named_lvol_op(struct jsonrpc_request *req, const json_t *params,
+		  void (*fn)(struct lvol *lvol, lvol_op_complete cb, void *cb_arg))
 {
 	struct lvol *lvol = decode_lvol(req, params);
 	struct lvol_op *op;
@@ -643,7 +645,13 @@ rpc_bdev_lvol_inflate(struct jsonrpc_request *req, const json_t *params)
 		return;
 	op = op_start(req, lvol);
 	if (op != NULL)
-		lvol_inflate(lvol, op_done_true, op);
+		fn(lvol, op_done_true, op);
+}
+
+static void
+rpc_bdev_lvol_inflate(struct jsonrpc_request *req, const json_t *params)
+{
+	run_named_lvol_op(req, params, lvol_inflate);
 }
 RPC_REGISTER("bdev_lvol_inflate", rpc_bdev_lvol_inflate, RPC_STATE_RUNTIME)
 RPC_REGISTER_ALIAS(inflate_lvol_bdev, bdev_lvol_inflate)
@@ -651,14 +659,7 @@ RPC_REGISTER_ALIAS(inflate_lvol_bdev, bdev_lvol_inflate)
 static void
 rpc_bdev_lvol_decouple_parent(struct jsonrpc_request *req, const json_t *params)
 {
-	struct lvol *lvol = decode_lvol(req, params);
-	struct lvol_op *op;
-
-	if (lvol == NULL)
-		return;
-	op = op_start(req, lvol);
-	if (op != NULL)
-		lvol_decouple_parent(lvol, op_done_true, op);
+	run_named_lvol_op(req, params, lvol_decouple_parent);
 }
 RPC_REGISTER("bdev_lvol_decouple_parent", rpc_bdev_lvol_decouple_parent, RPC_STATE_RUNTIME)
 RPC_REGISTER_ALIAS(decouple_parent_lvol_bdev, bdev_lvol_decouple_parent)
