@@ -643,7 +643,7 @@ fast_submit(struct blob *blob, struct io_channel *io_ch, uint8_t op, void *paylo
 	c = map_get(blob, slot);
 	if (c == 0)
 		return false;
-	bs_request_fast_take(ch, req);
+	bs_request_begin(ch, req);
 	req->args.blob = blob;
 	req->args.op = op;
 	req->args.offset = offset;

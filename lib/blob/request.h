@@ -264,7 +264,16 @@ bs_request_free_push(struct bs_channel *ch, struct blob_request *req)
 	ch->free_reqs = req;
 }
 
-/* Takes `req`, the top of the free stack, and marks it in flight. */
+/*
+ * Takes `req`, the top of the free stack, and puts it in flight: sequence
+ * number, in_flight and the channel's count, so drains and freezes see
+ * it. bs_channel_submit's requests start here, and so do those of io.c's
+ * fast path (a one-piece read or write of an allocated slot), which copies
+ * no argument record: it fills what completion reads (args.blob, args.cb,
+ * args.cb_arg) itself and ends the request with bs_request_finish, having
+ * checked what bs_channel_submit checks first (blob not frozen, nothing
+ * parked in ch->waiting, a free request).
+ */
 static inline void
 bs_request_begin(struct bs_channel *ch, struct blob_request *req)
 {
@@ -277,21 +286,6 @@ bs_request_begin(struct bs_channel *ch, struct blob_request *req)
 	ch->inflight_count++;
 }
 
-/*
- * Puts `req`, the top of ch->free_reqs, in flight for io.c's fast path
- * (a one-piece read or write of an allocated slot): the same bookkeeping
- * as a request started by bs_channel_submit (off the free stack, sequence
- * number, marked in flight, so drains and freezes see it), without copying
- * arguments; the caller fills what completion reads (args.blob, args.cb,
- * args.cb_arg) and ends it with bs_request_finish. The caller checked
- * what bs_channel_submit checks first: blob not frozen, nothing parked
- * in ch->waiting, a free request.
- */
-static inline void
-bs_request_fast_take(struct bs_channel *ch, struct blob_request *req)
-{
-	bs_request_begin(ch, req);
-}
 /* Posts a parked-style completion (argument errors) for the poller. */
 void bs_channel_complete_later(struct bs_channel *ch, const struct blob_io_args *args, int rc);
 /*
